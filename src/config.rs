@@ -1,0 +1,627 @@
+//! Plugin configuration: the JSON given to the filter, validated once and
+//! compiled into an immutable [`Config`]. Every error names the field.
+
+use std::fmt;
+
+use serde::Deserialize;
+
+use crate::keys::http_target::{HttpTarget, UrlError};
+use crate::verify::Algorithm;
+
+pub const DEFAULT_REALM: &str = "tenantgate";
+pub const DEFAULT_CACHE_DURATION_S: u64 = 600;
+pub const DEFAULT_CLOCK_SKEW_S: u64 = 60;
+pub const DEFAULT_FETCH_TIMEOUT_MS: u64 = 5_000;
+pub const DEFAULT_KEY_WAIT_TIMEOUT_MS: u64 = 10_000;
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1 << 20;
+pub const DEFAULT_MAX_TOKEN_BYTES: usize = 16 << 10;
+
+/// The validated configuration the filter runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub realm: String,
+    pub providers: Vec<Provider>,
+    pub tenancy: Tenancy,
+    pub key_wait_timeout_ms: u64,
+    pub max_body_bytes: usize,
+    pub max_token_bytes: usize,
+    pub forward_authorization: bool,
+}
+
+/// One identity provider whose tokens the filter accepts.
+#[derive(Debug, Clone)]
+pub struct Provider {
+    pub name: String,
+    pub issuer: String,
+    /// Empty means `aud` is not checked.
+    pub audiences: Vec<String>,
+    pub algorithms: Vec<Algorithm>,
+    pub key_source: KeySource,
+    pub cache_duration_s: u64,
+    pub clock_skew_s: u64,
+}
+
+/// Where a provider's keys come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeySource {
+    /// OIDC discovery: the document's `jwks_uri` is fetched next, through
+    /// `jwks_cluster`.
+    Discovery {
+        document: HttpTarget,
+        jwks_cluster: String,
+        timeout_ms: u64,
+    },
+    /// A JWKS URL fetched directly.
+    RemoteJwks { jwks: HttpTarget, timeout_ms: u64 },
+}
+
+impl KeySource {
+    pub fn timeout_ms(&self) -> u64 {
+        match self {
+            KeySource::Discovery { timeout_ms, .. } | KeySource::RemoteJwks { timeout_ms, .. } => {
+                *timeout_ms
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tenancy {
+    /// Name of the claim holding vmgateway's `vm_access` object.
+    pub claim: String,
+    pub backend: Backend,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    /// VictoriaMetrics single-node: `extra_label` / `extra_filters` arguments.
+    VmSingle,
+    /// VictoriaMetrics cluster: the tenant goes in the path.
+    VmCluster {
+        select_prefix: String,
+        insert_prefix: String,
+    },
+}
+
+/// Why a configuration was refused; always names the offending field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub field: String,
+    pub reason: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid configuration: {}: {}", self.field, self.reason)
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl ConfigError {
+    fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        ConfigError {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    realm: Option<String>,
+    providers: Vec<RawProvider>,
+    tenancy: RawTenancy,
+    #[serde(default)]
+    key_wait_timeout_ms: Option<u64>,
+    #[serde(default)]
+    max_body_bytes: Option<usize>,
+    #[serde(default)]
+    max_token_bytes: Option<usize>,
+    #[serde(default)]
+    forward_authorization: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawProvider {
+    name: String,
+    issuer: String,
+    #[serde(default)]
+    audiences: Vec<String>,
+    #[serde(default)]
+    algorithms: Option<Vec<String>>,
+    #[serde(default)]
+    discovery: Option<RawDiscovery>,
+    #[serde(default)]
+    remote_jwks: Option<RawRemoteJwks>,
+    #[serde(default)]
+    cache_duration_s: Option<u64>,
+    #[serde(default)]
+    clock_skew_s: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDiscovery {
+    #[serde(default)]
+    uri: Option<String>,
+    cluster: String,
+    #[serde(default)]
+    jwks_cluster: Option<String>,
+    #[serde(default)]
+    timeout_ms: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRemoteJwks {
+    uri: String,
+    cluster: String,
+    #[serde(default)]
+    timeout_ms: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTenancy {
+    #[serde(default)]
+    claim: Option<String>,
+    backend: RawBackend,
+    #[serde(default)]
+    select_prefix: Option<String>,
+    #[serde(default)]
+    insert_prefix: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum RawBackend {
+    VmSingle,
+    VmCluster,
+}
+
+impl Config {
+    /// Parses and validates the plugin configuration.
+    pub fn from_json(bytes: &[u8]) -> Result<Config, ConfigError> {
+        let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+        let raw: RawConfig =
+            serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+                let path = error.path().to_string();
+                let field = if path == "." { "(root)".into() } else { path };
+                ConfigError::new(field, error.into_inner().to_string())
+            })?;
+        compile(raw)
+    }
+}
+
+fn compile(raw: RawConfig) -> Result<Config, ConfigError> {
+    if raw.providers.is_empty() {
+        return Err(ConfigError::new(
+            "providers",
+            "at least one provider is required",
+        ));
+    }
+    let mut providers = Vec::with_capacity(raw.providers.len());
+    for (index, raw_provider) in raw.providers.into_iter().enumerate() {
+        let provider = compile_provider(index, raw_provider)?;
+        if providers.iter().any(|p: &Provider| p.name == provider.name) {
+            return Err(ConfigError::new(
+                format!("providers[{index}].name"),
+                format!("duplicate provider name {:?}", provider.name),
+            ));
+        }
+        if providers
+            .iter()
+            .any(|p: &Provider| p.issuer == provider.issuer)
+        {
+            return Err(ConfigError::new(
+                format!("providers[{index}].issuer"),
+                "two providers cannot share an issuer: tokens are matched to providers by `iss`",
+            ));
+        }
+        providers.push(provider);
+    }
+    let realm = raw.realm.unwrap_or_else(|| DEFAULT_REALM.into());
+    if !is_quotable(&realm) || realm.is_empty() {
+        return Err(ConfigError::new(
+            "realm",
+            "must be non-empty printable ASCII without `\"` or `\\`",
+        ));
+    }
+    let config = Config {
+        realm,
+        providers,
+        tenancy: compile_tenancy(raw.tenancy)?,
+        key_wait_timeout_ms: positive(
+            "key_wait_timeout_ms",
+            raw.key_wait_timeout_ms,
+            DEFAULT_KEY_WAIT_TIMEOUT_MS,
+        )?,
+        max_body_bytes: positive_usize(
+            "max_body_bytes",
+            raw.max_body_bytes,
+            DEFAULT_MAX_BODY_BYTES,
+        )?,
+        max_token_bytes: positive_usize(
+            "max_token_bytes",
+            raw.max_token_bytes,
+            DEFAULT_MAX_TOKEN_BYTES,
+        )?,
+        forward_authorization: raw.forward_authorization,
+    };
+    Ok(config)
+}
+
+fn compile_provider(index: usize, raw: RawProvider) -> Result<Provider, ConfigError> {
+    let field = |name: &str| format!("providers[{index}].{name}");
+    if !is_valid_name(&raw.name) {
+        return Err(ConfigError::new(
+            field("name"),
+            "must be 1-64 characters from [A-Za-z0-9_.-]",
+        ));
+    }
+    if raw.issuer.is_empty() {
+        return Err(ConfigError::new(field("issuer"), "must not be empty"));
+    }
+    if let Some(empty) = raw.audiences.iter().position(String::is_empty) {
+        return Err(ConfigError::new(
+            format!("providers[{index}].audiences[{empty}]"),
+            "must not be empty",
+        ));
+    }
+    let algorithms = match raw.algorithms {
+        None => Algorithm::ALL.to_vec(),
+        Some(names) => compile_algorithms(index, &names)?,
+    };
+    let key_source = match (raw.discovery, raw.remote_jwks) {
+        (Some(discovery), None) => compile_discovery(index, &raw.issuer, discovery)?,
+        (None, Some(remote)) => compile_remote_jwks(index, remote)?,
+        (Some(_), Some(_)) => {
+            return Err(ConfigError::new(
+                field("remote_jwks"),
+                "set either `discovery` or `remote_jwks`, not both",
+            ))
+        }
+        (None, None) => {
+            return Err(ConfigError::new(
+                field("discovery"),
+                "a key source is required: `discovery` or `remote_jwks`",
+            ))
+        }
+    };
+    Ok(Provider {
+        name: raw.name,
+        issuer: raw.issuer,
+        audiences: raw.audiences,
+        algorithms,
+        key_source,
+        cache_duration_s: positive(
+            &field("cache_duration_s"),
+            raw.cache_duration_s,
+            DEFAULT_CACHE_DURATION_S,
+        )?,
+        clock_skew_s: raw.clock_skew_s.unwrap_or(DEFAULT_CLOCK_SKEW_S),
+    })
+}
+
+fn compile_algorithms(index: usize, names: &[String]) -> Result<Vec<Algorithm>, ConfigError> {
+    if names.is_empty() {
+        return Err(ConfigError::new(
+            format!("providers[{index}].algorithms"),
+            "must list at least one algorithm",
+        ));
+    }
+    names
+        .iter()
+        .enumerate()
+        .map(|(position, name)| {
+            Algorithm::from_name(name).ok_or_else(|| {
+                ConfigError::new(
+                    format!("providers[{index}].algorithms[{position}]"),
+                    format!(
+                        "unsupported algorithm {name:?}; supported: {}",
+                        Algorithm::ALL.map(Algorithm::name).join(", ")
+                    ),
+                )
+            })
+        })
+        .collect()
+}
+
+fn compile_discovery(
+    index: usize,
+    issuer: &str,
+    raw: RawDiscovery,
+) -> Result<KeySource, ConfigError> {
+    let field = |name: &str| format!("providers[{index}].discovery.{name}");
+    let uri = raw.uri.unwrap_or_else(|| {
+        format!(
+            "{}/.well-known/openid-configuration",
+            issuer.trim_end_matches('/')
+        )
+    });
+    let document = HttpTarget::parse(&raw.cluster, &uri)
+        .map_err(|error| url_error(field("uri"), &uri, error))?;
+    require_cluster(&field("cluster"), &raw.cluster)?;
+    let jwks_cluster = raw.jwks_cluster.unwrap_or_else(|| raw.cluster.clone());
+    require_cluster(&field("jwks_cluster"), &jwks_cluster)?;
+    Ok(KeySource::Discovery {
+        document,
+        jwks_cluster,
+        timeout_ms: positive(
+            &field("timeout_ms"),
+            raw.timeout_ms,
+            DEFAULT_FETCH_TIMEOUT_MS,
+        )?,
+    })
+}
+
+fn compile_remote_jwks(index: usize, raw: RawRemoteJwks) -> Result<KeySource, ConfigError> {
+    let field = |name: &str| format!("providers[{index}].remote_jwks.{name}");
+    require_cluster(&field("cluster"), &raw.cluster)?;
+    let jwks = HttpTarget::parse(&raw.cluster, &raw.uri)
+        .map_err(|error| url_error(field("uri"), &raw.uri, error))?;
+    Ok(KeySource::RemoteJwks {
+        jwks,
+        timeout_ms: positive(
+            &field("timeout_ms"),
+            raw.timeout_ms,
+            DEFAULT_FETCH_TIMEOUT_MS,
+        )?,
+    })
+}
+
+fn compile_tenancy(raw: RawTenancy) -> Result<Tenancy, ConfigError> {
+    let claim = raw.claim.unwrap_or_else(|| "vm_access".into());
+    if claim.is_empty() {
+        return Err(ConfigError::new("tenancy.claim", "must not be empty"));
+    }
+    let backend = match raw.backend {
+        RawBackend::VmSingle => {
+            if raw.select_prefix.is_some() || raw.insert_prefix.is_some() {
+                return Err(ConfigError::new(
+                    "tenancy.select_prefix",
+                    "path prefixes only apply to the `vm_cluster` backend",
+                ));
+            }
+            Backend::VmSingle
+        }
+        RawBackend::VmCluster => Backend::VmCluster {
+            select_prefix: path_prefix("tenancy.select_prefix", raw.select_prefix, "/select")?,
+            insert_prefix: path_prefix("tenancy.insert_prefix", raw.insert_prefix, "/insert")?,
+        },
+    };
+    Ok(Tenancy { claim, backend })
+}
+
+fn path_prefix(field: &str, value: Option<String>, default: &str) -> Result<String, ConfigError> {
+    let prefix = value.unwrap_or_else(|| default.into());
+    let well_formed = prefix.starts_with('/')
+        && !prefix.ends_with('/')
+        && prefix[1..]
+            .split('/')
+            .all(|segment| !segment.is_empty() && segment.bytes().all(is_path_prefix_byte));
+    if well_formed {
+        Ok(prefix)
+    } else {
+        Err(ConfigError::new(
+            field,
+            "must look like `/select` or `/a/b`: segments of [A-Za-z0-9_-], no trailing `/`",
+        ))
+    }
+}
+
+fn is_path_prefix_byte(byte: u8) -> bool {
+    byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-'
+}
+
+fn require_cluster(field: &str, cluster: &str) -> Result<(), ConfigError> {
+    if cluster.is_empty() {
+        Err(ConfigError::new(field, "must name an Envoy cluster"))
+    } else {
+        Ok(())
+    }
+}
+
+fn url_error(field: String, uri: &str, error: UrlError) -> ConfigError {
+    ConfigError::new(field, format!("{uri:?} is not usable: {error}"))
+}
+
+fn positive(field: &str, value: Option<u64>, default: u64) -> Result<u64, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(0) => Err(ConfigError::new(field, "must be greater than 0")),
+        Some(value) => Ok(value),
+    }
+}
+
+fn positive_usize(field: &str, value: Option<usize>, default: usize) -> Result<usize, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(0) => Err(ConfigError::new(field, "must be greater than 0")),
+        Some(value) => Ok(value),
+    }
+}
+
+fn is_valid_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+}
+
+/// Whether a value can sit inside a quoted-string of `WWW-Authenticate`.
+fn is_quotable(value: &str) -> bool {
+    value
+        .bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"{
+        "providers": [{"name": "demo", "issuer": "http://idp.example:9000",
+                       "audiences": ["tenantgate"],
+                       "discovery": {"cluster": "idp"}}],
+        "tenancy": {"backend": "vm_single"}
+    }"#;
+
+    fn error_of(json: &str) -> ConfigError {
+        Config::from_json(json.as_bytes()).expect_err("configuration should be refused")
+    }
+
+    #[test]
+    fn minimal_configuration_gets_documented_defaults() {
+        let config = Config::from_json(MINIMAL.as_bytes()).unwrap();
+        assert_eq!(config.realm, "tenantgate");
+        assert_eq!(config.tenancy.claim, "vm_access");
+        assert_eq!(config.tenancy.backend, Backend::VmSingle);
+        let provider = &config.providers[0];
+        assert_eq!(provider.cache_duration_s, 600);
+        assert_eq!(provider.clock_skew_s, 60);
+        assert_eq!(provider.algorithms, Algorithm::ALL.to_vec());
+        match &provider.key_source {
+            KeySource::Discovery {
+                document,
+                jwks_cluster,
+                timeout_ms,
+            } => {
+                assert_eq!(document.cluster, "idp");
+                assert_eq!(document.authority, "idp.example:9000");
+                assert_eq!(document.path, "/.well-known/openid-configuration");
+                assert_eq!(jwks_cluster, "idp");
+                assert_eq!(*timeout_ms, 5000);
+            }
+            other => panic!("unexpected key source {other:?}"),
+        }
+    }
+
+    #[test]
+    fn cluster_backend_has_default_prefixes() {
+        let json = MINIMAL.replace(r#""backend": "vm_single""#, r#""backend": "vm_cluster""#);
+        let config = Config::from_json(json.as_bytes()).unwrap();
+        assert_eq!(
+            config.tenancy.backend,
+            Backend::VmCluster {
+                select_prefix: "/select".into(),
+                insert_prefix: "/insert".into()
+            }
+        );
+    }
+
+    #[test]
+    fn unknown_backend_names_the_field() {
+        let error = error_of(&MINIMAL.replace("vm_single", "nope"));
+        assert_eq!(error.field, "tenancy.backend");
+        assert!(error.to_string().contains("tenancy.backend"), "{error}");
+    }
+
+    #[test]
+    fn wrong_type_names_the_nested_field() {
+        let error = error_of(&MINIMAL.replace(r#"["tenantgate"]"#, r#""tenantgate""#));
+        assert_eq!(error.field, "providers[0].audiences");
+    }
+
+    #[test]
+    fn missing_and_unknown_fields_are_refused() {
+        assert_eq!(
+            error_of(r#"{"tenancy": {"backend": "vm_single"}}"#).field,
+            "(root)"
+        );
+        let error = error_of(
+            &MINIMAL
+                .replace(r#""realm""#, "x")
+                .replace(r#""tenancy": {"#, r#""tenancy": {"unexpected": 1, "#),
+        );
+        assert_eq!(error.field, "tenancy.unexpected");
+        assert!(error.reason.contains("unexpected"), "{error}");
+    }
+
+    #[test]
+    fn invalid_values_are_refused_with_their_field() {
+        let cases = [
+            (
+                MINIMAL.replace(r#""name": "demo""#, r#""name": """#),
+                "providers[0].name",
+            ),
+            (
+                MINIMAL.replace("http://idp.example:9000", ""),
+                "providers[0].issuer",
+            ),
+            (
+                MINIMAL.replace(
+                    r#""audiences": ["tenantgate"],"#,
+                    r#""algorithms": ["none"],"#,
+                ),
+                "providers[0].algorithms[0]",
+            ),
+            (
+                MINIMAL.replace(r#""cluster": "idp""#, r#""cluster": """#),
+                "providers[0].discovery.cluster",
+            ),
+            (
+                MINIMAL.replace(
+                    r#""cluster": "idp""#,
+                    r#""cluster": "idp", "uri": "ftp://x/""#,
+                ),
+                "providers[0].discovery.uri",
+            ),
+            (
+                MINIMAL.replace(
+                    r#""cluster": "idp""#,
+                    r#""cluster": "idp", "timeout_ms": 0"#,
+                ),
+                "providers[0].discovery.timeout_ms",
+            ),
+            (
+                MINIMAL.replace(r#""discovery": {"cluster": "idp"}"#, r#""clock_skew_s": 5"#),
+                "providers[0].discovery",
+            ),
+            (
+                MINIMAL.replace(r#""providers": ["#, r#""realm": "a\"b", "providers": ["#),
+                "realm",
+            ),
+            (
+                MINIMAL.replace(
+                    r#""backend": "vm_single""#,
+                    r#""backend": "vm_single", "select_prefix": "/s""#,
+                ),
+                "tenancy.select_prefix",
+            ),
+            (
+                MINIMAL.replace(
+                    r#""backend": "vm_single""#,
+                    r#""backend": "vm_cluster", "insert_prefix": "/i/""#,
+                ),
+                "tenancy.insert_prefix",
+            ),
+        ];
+        for (json, field) in cases {
+            let error = error_of(&json);
+            assert!(error.field.starts_with(field), "{field}: got {error}");
+        }
+    }
+
+    #[test]
+    fn empty_provider_list_and_duplicates_are_refused() {
+        let json = r#"{"providers": [], "tenancy": {"backend": "vm_single"}}"#;
+        assert_eq!(error_of(json).field, "providers");
+        let provider = r#"{"name": "a", "issuer": "https://i", "remote_jwks": {"uri": "https://i/k", "cluster": "c"}}"#;
+        let twice = format!(
+            r#"{{"providers": [{provider}, {}], "tenancy": {{"backend": "vm_single"}}}}"#,
+            provider.replace(r#""name": "a""#, r#""name": "b""#)
+        );
+        assert_eq!(error_of(&twice).field, "providers[1].issuer");
+    }
+
+    #[test]
+    fn not_json_is_refused() {
+        let error = error_of("not json");
+        assert!(error.to_string().starts_with("invalid configuration:"));
+    }
+}

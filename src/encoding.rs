@@ -1,0 +1,53 @@
+//! base64url as JOSE uses it.
+
+use base64::alphabet::URL_SAFE;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
+use base64::engine::DecodePaddingMode;
+use base64::Engine;
+
+/// Tokens: no padding, no stray bits, so one token has exactly one spelling.
+const STRICT: GeneralPurpose = GeneralPurpose::new(
+    &URL_SAFE,
+    GeneralPurposeConfig::new()
+        .with_encode_padding(false)
+        .with_decode_padding_mode(DecodePaddingMode::RequireNone)
+        .with_decode_allow_trailing_bits(false),
+);
+
+/// Key sets: some identity providers pad their JWK members; accept both.
+const LENIENT: GeneralPurpose = GeneralPurpose::new(
+    &URL_SAFE,
+    GeneralPurposeConfig::new()
+        .with_encode_padding(false)
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InvalidBase64;
+
+pub fn decode_strict(text: &str) -> Result<Vec<u8>, InvalidBase64> {
+    STRICT.decode(text).map_err(|_| InvalidBase64)
+}
+
+pub fn decode_lenient(text: &str) -> Result<Vec<u8>, InvalidBase64> {
+    LENIENT.decode(text).map_err(|_| InvalidBase64)
+}
+
+pub fn encode(bytes: &[u8]) -> String {
+    STRICT.encode(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strict_refuses_padding_and_other_alphabets() {
+        assert_eq!(decode_strict("aGk").unwrap(), b"hi");
+        assert!(decode_strict("aGk=").is_err());
+        assert!(decode_strict("a+/b").is_err());
+        assert!(decode_strict("aGl").is_err(), "trailing bits set");
+        assert_eq!(decode_lenient("aGk=").unwrap(), b"hi");
+        assert_eq!(encode(b"hi"), "aGk");
+    }
+}

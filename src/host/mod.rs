@@ -1,0 +1,21 @@
+//! The proxy-wasm host layer: moves data between Envoy and the pure core.
+//! No policy lives here.
+//!
+//! * [`root`]: one per worker thread (and the main thread); reads the
+//!   configuration, runs the tick, owns key fetching and waiting requests.
+//! * [`key_fetch`]: fetches a provider's keys with dispatched HTTP calls and
+//!   shares them with every worker through shared data.
+//! * [`stream`]: one request; asks the core what to do and does it.
+
+mod clock;
+mod key_fetch;
+mod log;
+mod root;
+mod stream;
+
+proxy_wasm::main! {{
+    proxy_wasm::set_log_level(proxy_wasm::types::LogLevel::Info);
+    proxy_wasm::set_root_context(|context_id| -> Box<dyn proxy_wasm::traits::RootContext> {
+        Box::new(root::Root::new(context_id))
+    });
+}}

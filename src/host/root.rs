@@ -1,0 +1,188 @@
+//! The root context: configuration, the tick, key fetching, and the requests
+//! waiting for keys.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use proxy_wasm::hostcalls;
+use proxy_wasm::traits::{Context, HttpContext, RootContext};
+use proxy_wasm::types::{BufferType, ContextType};
+
+use super::clock::now_ms;
+use super::key_fetch::KeyFetcher;
+use super::log;
+use super::stream::{decide_and_act, refuse, Step, Stream, StreamRef};
+use crate::config::Config;
+use crate::keys::KeySet;
+use crate::reply::Refusal;
+
+/// Often enough that requests waiting on another worker's fetch resume
+/// quickly; the work per tick is a shared-data read per provider.
+const TICK: Duration = Duration::from_millis(200);
+
+/// A request held back until its provider's keys load.
+pub struct Waiter {
+    pub context_id: u32,
+    pub provider: usize,
+    pub since_ms: u64,
+    pub stream: StreamRef,
+}
+
+/// What the root context shares with the requests of its worker.
+#[derive(Default)]
+pub struct Shared {
+    pub config: Option<Rc<Config>>,
+    keys: Vec<Option<Rc<KeySet>>>,
+    pub waiting: Vec<Waiter>,
+}
+
+impl Shared {
+    pub fn key_set(&self, provider: usize) -> Option<&KeySet> {
+        self.keys.get(provider).and_then(|keys| keys.as_deref())
+    }
+
+    pub fn forget_waiter(&mut self, context_id: u32) {
+        self.waiting
+            .retain(|waiter| waiter.context_id != context_id);
+    }
+
+    fn take_waiters(&mut self, keep: impl Fn(&Waiter) -> bool) -> Vec<Waiter> {
+        let (taken, kept) = std::mem::take(&mut self.waiting)
+            .into_iter()
+            .partition(|w| !keep(w));
+        self.waiting = kept;
+        taken
+    }
+}
+
+pub struct Root {
+    context_id: u32,
+    shared: Rc<RefCell<Shared>>,
+    fetchers: Vec<KeyFetcher>,
+}
+
+impl Root {
+    pub fn new(context_id: u32) -> Root {
+        Root {
+            context_id,
+            shared: Rc::new(RefCell::new(Shared::default())),
+            fetchers: Vec::new(),
+        }
+    }
+
+    fn install(&mut self, provider: usize, keys: Rc<KeySet>) {
+        {
+            let mut shared = self.shared.borrow_mut();
+            if let Some(slot) = shared.keys.get_mut(provider) {
+                *slot = Some(keys);
+            }
+        }
+        let waiters = self
+            .shared
+            .borrow_mut()
+            .take_waiters(|w| w.provider != provider);
+        for waiter in waiters {
+            if hostcalls::set_effective_context(waiter.context_id).is_err() {
+                continue;
+            }
+            let step = decide_and_act(
+                &mut self.shared.borrow_mut(),
+                waiter.context_id,
+                &waiter.stream,
+            );
+            if step == Step::Continue {
+                let _ = hostcalls::resume_http_request();
+            }
+        }
+        let _ = hostcalls::set_effective_context(self.context_id);
+    }
+
+    /// Answers 503 to requests that waited longer than configured.
+    fn expire_waiters(&mut self, now_ms: u64) {
+        let Some(config) = self.shared.borrow().config.clone() else {
+            return;
+        };
+        let deadline = config.key_wait_timeout_ms;
+        let expired = self
+            .shared
+            .borrow_mut()
+            .take_waiters(|w| now_ms.saturating_sub(w.since_ms) < deadline);
+        for waiter in expired {
+            if hostcalls::set_effective_context(waiter.context_id).is_ok() {
+                refuse(
+                    &mut waiter.stream.borrow_mut(),
+                    &config.realm,
+                    Refusal::KeysUnavailable,
+                );
+            }
+        }
+        let _ = hostcalls::set_effective_context(self.context_id);
+    }
+}
+
+impl Context for Root {
+    fn on_http_call_response(
+        &mut self,
+        token_id: u32,
+        _num_headers: usize,
+        body_size: usize,
+        _num_trailers: usize,
+    ) {
+        let now = now_ms();
+        let Some(provider) = self.fetchers.iter().position(|f| f.owns(token_id)) else {
+            return;
+        };
+        if let Some(keys) = self.fetchers[provider].on_response(body_size, now) {
+            self.install(provider, keys);
+        }
+    }
+}
+
+impl RootContext for Root {
+    fn on_configure(&mut self, _plugin_configuration_size: usize) -> bool {
+        let bytes = hostcalls::get_buffer(BufferType::PluginConfiguration, 0, usize::MAX)
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        let config = match Config::from_json(&bytes) {
+            Ok(config) => config,
+            Err(error) => {
+                log::critical(&error.to_string());
+                return false;
+            }
+        };
+        self.fetchers = config
+            .providers
+            .iter()
+            .cloned()
+            .map(KeyFetcher::new)
+            .collect();
+        {
+            let mut shared = self.shared.borrow_mut();
+            shared.keys = vec![None; config.providers.len()];
+            shared.config = Some(Rc::new(config));
+        }
+        let _ = hostcalls::set_tick_period(TICK);
+        true
+    }
+
+    fn on_tick(&mut self) {
+        let now = now_ms();
+        for provider in 0..self.fetchers.len() {
+            if let Some(keys) = self.fetchers[provider].sync() {
+                self.install(provider, keys);
+            }
+            self.fetchers[provider].maybe_start(now);
+        }
+        self.expire_waiters(now);
+    }
+
+    fn create_http_context(&self, context_id: u32) -> Option<Box<dyn HttpContext>> {
+        Some(Box::new(Stream::new(context_id, self.shared.clone())))
+    }
+
+    fn get_type(&self) -> Option<ContextType> {
+        Some(ContextType::HttpContext)
+    }
+}

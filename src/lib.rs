@@ -1,0 +1,23 @@
+//! tenantgate: a proxy-wasm HTTP filter that verifies JWTs and enforces
+//! metrics-backend tenancy by rewriting requests in place.
+//!
+//! The request's way through the filter, one module per step:
+//! [`extract`] the token → [`keys`] find the verification key →
+//! [`verify`] signature and claims → [`tenancy`] decide the tenant →
+//! [`rewrite`] the request → [`reply`] with an error when refused.
+//! [`pipeline`] strings the steps together. Everything above is plain Rust
+//! that takes the current time as an argument; only [`host`] talks to the
+//! proxy (and is only built for wasm).
+
+pub mod config;
+pub mod encoding;
+pub mod extract;
+pub mod keys;
+pub mod pipeline;
+pub mod reply;
+pub mod rewrite;
+pub mod tenancy;
+pub mod verify;
+
+#[cfg(target_arch = "wasm32")]
+mod host;

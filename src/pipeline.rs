@@ -1,0 +1,96 @@
+//! One request's way through the filter, as a pure function: the host hands
+//! in the request head, the keys it has and the time, and gets back what to
+//! do. The order puts cheap refusals first and signature work last.
+
+use crate::config::Config;
+use crate::extract::bearer_token;
+use crate::keys::KeySet;
+use crate::reply::Refusal;
+use crate::rewrite::{self, body_check, BodyCheck, TENANT_HEADERS};
+use crate::tenancy::{enforce, VmAccess};
+use crate::verify::{self, token};
+
+/// The parts of a request the decision needs.
+#[derive(Debug, Clone, Default)]
+pub struct RequestHead<'a> {
+    pub method: &'a str,
+    /// `:path`, with the query.
+    pub target: &'a str,
+    /// Values of every `Authorization` header.
+    pub authorization: Vec<&'a str>,
+    /// Values of every `Content-Type` header.
+    pub content_type: Vec<&'a str>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Forward(Forward),
+    Refuse(Refusal),
+    /// The token's provider has no keys yet: wait for them, then decide again.
+    AwaitKeys {
+        provider: usize,
+    },
+}
+
+/// How to change the request before it goes upstream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Forward {
+    pub path: String,
+    pub remove_headers: Vec<&'static str>,
+    pub body_check: BodyCheck,
+}
+
+/// Decides about one request. `keys(provider)` is the provider's current key
+/// set, `None` while none was ever loaded.
+pub fn decide<'k>(
+    config: &Config,
+    head: &RequestHead<'_>,
+    keys: impl Fn(usize) -> Option<&'k KeySet>,
+    now_s: u64,
+) -> Decision {
+    match decide_inner(config, head, keys, now_s) {
+        Ok(decision) => decision,
+        Err(refusal) => Decision::Refuse(refusal),
+    }
+}
+
+fn decide_inner<'k>(
+    config: &Config,
+    head: &RequestHead<'_>,
+    keys: impl Fn(usize) -> Option<&'k KeySet>,
+    now_s: u64,
+) -> Result<Decision, Refusal> {
+    let raw_token = bearer_token(&head.authorization).map_err(Refusal::Credentials)?;
+    let token = token::parse(raw_token, config.max_token_bytes).map_err(Refusal::InvalidToken)?;
+    let (index, provider) =
+        verify::provider_for(&token, &config.providers).map_err(Refusal::InvalidToken)?;
+    let Some(key_set) = keys(index) else {
+        return Ok(Decision::AwaitKeys { provider: index });
+    };
+    verify::verify(&token, provider, key_set, now_s).map_err(Refusal::InvalidToken)?;
+
+    let route = rewrite::route(head.method, head.target).map_err(Refusal::Request)?;
+    let access = VmAccess::from_claim(token.claims.get(&config.tenancy.claim))
+        .map_err(Refusal::Forbidden)?;
+    let enforcement = enforce(&access, &config.tenancy.backend, route.endpoint.operation)
+        .map_err(Refusal::Forbidden)?;
+    let body_check = body_check(&head.content_type).map_err(Refusal::Request)?;
+
+    let mut remove_headers = TENANT_HEADERS.to_vec();
+    if !config.forward_authorization {
+        remove_headers.push("authorization");
+    }
+    Ok(Decision::Forward(Forward {
+        path: rewrite::rewritten_path(&route, &enforcement, &config.tenancy.backend),
+        remove_headers,
+        body_check,
+    }))
+}
+
+/// Decides about a complete form body held back by [`BodyCheck::Form`].
+pub fn check_body(config: &Config, body: &[u8]) -> Result<(), Refusal> {
+    if body.len() > config.max_body_bytes {
+        return Err(Refusal::Request(rewrite::RewriteError::BodyTooLarge));
+    }
+    rewrite::check_form_body(body).map_err(Refusal::Request)
+}

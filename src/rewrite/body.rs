@@ -1,0 +1,91 @@
+//! Form bodies: VictoriaMetrics reads `extra_label`/`extra_filters` from a
+//! POST/PUT/PATCH form body as well as from the URL (merging the two up to
+//! v1.142), so a body that carries one is refused. Multipart bodies cannot be
+//! checked yet and are refused.
+
+use super::query::is_enforcement_key;
+use super::RewriteError;
+
+/// What must happen to the request body before the request may go on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyCheck {
+    /// The backend does not read arguments from this body.
+    None,
+    /// An `application/x-www-form-urlencoded` body, checked once complete.
+    Form,
+}
+
+/// Decides from the `Content-Type` header values (the media type is matched
+/// the way Go's `mime.ParseMediaType` does: case-insensitive, parameters
+/// ignored).
+pub fn body_check(content_types: &[&str]) -> Result<BodyCheck, RewriteError> {
+    let content_type = match content_types {
+        [] => return Ok(BodyCheck::None),
+        [one] => *one,
+        _ => return Err(RewriteError::AmbiguousContentType),
+    };
+    let media_type = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match media_type.as_str() {
+        "application/x-www-form-urlencoded" => Ok(BodyCheck::Form),
+        "multipart/form-data" | "multipart/mixed" => Err(RewriteError::MultipartBody),
+        _ => Ok(BodyCheck::None),
+    }
+}
+
+/// Refuses a form body that carries an enforcement argument (in any
+/// spelling) or a raw `;`.
+pub fn check_form_body(body: &[u8]) -> Result<(), RewriteError> {
+    if body.contains(&b';') {
+        return Err(RewriteError::InvalidFormBody);
+    }
+    if form_urlencoded::parse(body).any(|(key, _)| is_enforcement_key(&key)) {
+        return Err(RewriteError::EnforcementInBody);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn media_type_decides_the_check() {
+        assert_eq!(body_check(&[]), Ok(BodyCheck::None));
+        assert_eq!(body_check(&["application/x-protobuf"]), Ok(BodyCheck::None));
+        assert_eq!(
+            body_check(&["Application/X-WWW-Form-Urlencoded; charset=utf-8"]),
+            Ok(BodyCheck::Form)
+        );
+        assert_eq!(
+            body_check(&["multipart/form-data; boundary=x"]),
+            Err(RewriteError::MultipartBody)
+        );
+        assert_eq!(
+            body_check(&["text/plain", "text/plain"]),
+            Err(RewriteError::AmbiguousContentType)
+        );
+    }
+
+    #[test]
+    fn form_body_with_enforcement_is_refused() {
+        assert_eq!(check_form_body(b"query=up&start=1"), Ok(()));
+        for body in [
+            &b"query=up&extra_label=team=b"[..],
+            b"extra_filters=%7Bteam%3D%22b%22%7D",
+            b"extra_filters%5B%5D=x",
+            b"extra%5flabel=x",
+            b"query=up;extra_label=x",
+        ] {
+            assert!(
+                check_form_body(body).is_err(),
+                "{}",
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+}

@@ -1,0 +1,178 @@
+//! Rewriting the request in place so that the backend enforces the tenancy:
+//! the path (cluster tenants), the query (labels and filters), the headers
+//! (client tenancy headers removed), and a check of form bodies.
+
+pub mod body;
+pub mod endpoints;
+pub mod path;
+pub mod query;
+
+use std::fmt;
+
+pub use body::{body_check, check_form_body, BodyCheck};
+pub use endpoints::Endpoint;
+pub use path::Target;
+
+use crate::config::Backend;
+use crate::tenancy::{Enforcement, Operation};
+
+/// Client headers that select a tenant in some backend; never forwarded.
+pub const TENANT_HEADERS: [&str; 5] = [
+    "accountid",
+    "projectid",
+    "x-scope-orgid",
+    "x-prom-label-policy",
+    "thanos-tenant",
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RewriteError {
+    TargetTooLong,
+    NonCanonicalPath,
+    InvalidQuery,
+    EndpointNotAllowed,
+    MethodNotAllowed,
+    AmbiguousContentType,
+    MultipartBody,
+    InvalidFormBody,
+    EnforcementInBody,
+    BodyTooLarge,
+}
+
+impl RewriteError {
+    pub fn description(self) -> &'static str {
+        match self {
+            RewriteError::TargetTooLong => "request target is too long",
+            RewriteError::NonCanonicalPath => {
+                "request path must be canonical: no empty or dot segments, no percent-encoding or backslashes"
+            }
+            RewriteError::InvalidQuery => "query string holds a raw ';', '#', space or control character",
+            RewriteError::EndpointNotAllowed => "endpoint is not available through the gateway",
+            RewriteError::MethodNotAllowed => "method is not allowed on this endpoint",
+            RewriteError::AmbiguousContentType => "request has more than one Content-Type header",
+            RewriteError::MultipartBody => "multipart request bodies are not accepted",
+            RewriteError::InvalidFormBody => "form body holds a raw ';'",
+            RewriteError::EnforcementInBody => {
+                "form body must not carry extra_label or extra_filters; the gateway sets them"
+            }
+            RewriteError::BodyTooLarge => "request body is larger than the gateway buffers",
+        }
+    }
+}
+
+impl fmt::Display for RewriteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.description())
+    }
+}
+
+impl std::error::Error for RewriteError {}
+
+/// A request the gateway may pass on once the tenant is known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route<'a> {
+    pub target: Target<'a>,
+    pub endpoint: Endpoint<'a>,
+}
+
+/// Checks the target and finds the endpoint; refuses what is not allowed.
+pub fn route<'a>(method: &str, raw_target: &'a str) -> Result<Route<'a>, RewriteError> {
+    let target = path::parse_target(raw_target)?;
+    let endpoint = endpoints::classify(target.path).ok_or(RewriteError::EndpointNotAllowed)?;
+    if !endpoints::method_allowed(method, endpoint.operation) {
+        return Err(RewriteError::MethodNotAllowed);
+    }
+    Ok(Route { target, endpoint })
+}
+
+/// The `:path` the backend receives.
+pub fn rewritten_path(route: &Route<'_>, enforcement: &Enforcement, backend: &Backend) -> String {
+    let path = match (backend, enforcement.cluster_tenant) {
+        (
+            Backend::VmCluster {
+                select_prefix,
+                insert_prefix,
+            },
+            Some(tenant),
+        ) => {
+            let prefix = match route.endpoint.operation {
+                Operation::Read => select_prefix,
+                Operation::Write => insert_prefix,
+            };
+            format!(
+                "{prefix}/{}:{}/prometheus{}",
+                tenant.account_id, tenant.project_id, route.endpoint.api_path
+            )
+        }
+        _ => route.target.path.to_string(),
+    };
+    let query = query::rewrite_query(route.target.query, enforcement);
+    if query.is_empty() {
+        path
+    } else {
+        format!("{path}?{query}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tenancy::VmTenant;
+
+    fn enforcement(tenant: Option<VmTenant>, labels: &[&str]) -> Enforcement {
+        Enforcement {
+            cluster_tenant: tenant,
+            extra_labels: labels.iter().map(|s| s.to_string()).collect(),
+            extra_filters: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn single_node_keeps_the_path_and_sets_arguments() {
+        let route = route("GET", "/prometheus/api/v1/query?query=up&extra_label=t=b").unwrap();
+        let path = rewritten_path(&route, &enforcement(None, &["t=a"]), &Backend::VmSingle);
+        assert_eq!(path, "/prometheus/api/v1/query?query=up&extra_label=t%3Da");
+    }
+
+    #[test]
+    fn cluster_puts_the_tenant_in_the_path() {
+        let backend = Backend::VmCluster {
+            select_prefix: "/select".into(),
+            insert_prefix: "/vminsert/insert".into(),
+        };
+        let tenant = Some(VmTenant {
+            account_id: 7,
+            project_id: 3,
+        });
+        let read = route("GET", "/api/v1/query?query=up").unwrap();
+        assert_eq!(
+            rewritten_path(&read, &enforcement(tenant, &[]), &backend),
+            "/select/7:3/prometheus/api/v1/query?query=up"
+        );
+        let write = route("POST", "/prometheus/api/v1/write").unwrap();
+        assert_eq!(
+            rewritten_path(&write, &enforcement(tenant, &[]), &backend),
+            "/vminsert/insert/7:3/prometheus/api/v1/write"
+        );
+    }
+
+    #[test]
+    fn refuses_unknown_endpoints_and_methods() {
+        assert_eq!(
+            route("GET", "/api/v1/metadata"),
+            Err(RewriteError::EndpointNotAllowed)
+        );
+        assert_eq!(
+            route("DELETE", "/api/v1/query"),
+            Err(RewriteError::MethodNotAllowed)
+        );
+        assert_eq!(
+            route("GET", "/api/v1/write"),
+            Err(RewriteError::MethodNotAllowed)
+        );
+        assert_eq!(
+            route("GET", "/api/../v1/query"),
+            Err(RewriteError::NonCanonicalPath)
+        );
+    }
+}

@@ -1,0 +1,85 @@
+//! Query arguments: every client copy of an enforcement argument is dropped
+//! and the gateway's own are appended. The kept arguments are re-encoded
+//! from their decoded form, so the backend reads exactly what was checked
+//! (`extra%5Flabel` is `extra_label` to it as well).
+
+use crate::tenancy::Enforcement;
+
+/// Arguments through which VictoriaMetrics narrows (or, for the OR-ed
+/// filters, widens) what a request sees.
+pub const ENFORCEMENT_KEYS: [&str; 3] = ["extra_label", "extra_filters", "extra_filters[]"];
+
+pub fn is_enforcement_key(key: &str) -> bool {
+    ENFORCEMENT_KEYS.contains(&key)
+}
+
+/// The new query string (without `?`), empty when there is nothing to send.
+pub fn rewrite_query(query: Option<&str>, enforcement: &Enforcement) -> String {
+    let mut out = form_urlencoded::Serializer::new(String::new());
+    for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        if !is_enforcement_key(&key) {
+            out.append_pair(&key, &value);
+        }
+    }
+    for label in &enforcement.extra_labels {
+        out.append_pair("extra_label", label);
+    }
+    for filter in &enforcement.extra_filters {
+        out.append_pair("extra_filters", filter);
+    }
+    out.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn enforcement(labels: &[&str], filters: &[&str]) -> Enforcement {
+        Enforcement {
+            cluster_tenant: None,
+            extra_labels: labels.iter().map(|s| s.to_string()).collect(),
+            extra_filters: filters.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    fn pairs(query: &str) -> Vec<(String, String)> {
+        form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect()
+    }
+
+    #[test]
+    fn replaces_client_enforcement_in_every_spelling() {
+        let query = "query=up&extra_label=team=b&extra_filters=%7Bteam%3D%22b%22%7D\
+                     &extra_filters%5B%5D=x&extra%5Flabel=team%3Db&extra_filters[]=y&time=1";
+        let rewritten = rewrite_query(Some(query), &enforcement(&["team=a"], &["{env=\"prod\"}"]));
+        assert_eq!(
+            pairs(&rewritten),
+            [
+                ("query".into(), "up".into()),
+                ("time".into(), "1".into()),
+                ("extra_label".into(), "team=a".into()),
+                ("extra_filters".into(), "{env=\"prod\"}".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn keeps_values_exactly_as_decoded() {
+        let rewritten = rewrite_query(
+            Some("query=rate(x%5B5m%5D)+%2B+1&a=%zz"),
+            &enforcement(&["t=a"], &[]),
+        );
+        assert_eq!(pairs(&rewritten)[0].1, "rate(x[5m]) + 1");
+        assert_eq!(pairs(&rewritten)[1].1, "%zz");
+    }
+
+    #[test]
+    fn no_query_gets_only_the_enforcement() {
+        assert_eq!(
+            rewrite_query(None, &enforcement(&["t=a"], &[])),
+            "extra_label=t%3Da"
+        );
+        assert_eq!(rewrite_query(None, &enforcement(&[], &[])), "");
+    }
+}
