@@ -190,10 +190,24 @@ impl Config {
         let raw: RawConfig =
             serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
                 let path = error.path().to_string();
-                let field = if path == "." { "(root)".into() } else { path };
-                ConfigError::new(field, error.into_inner().to_string())
+                let reason = error.into_inner().to_string();
+                ConfigError::new(field_of_json_error(&path, &reason), reason)
             })?;
         compile(raw)
+    }
+}
+
+/// serde reports a missing field at its parent; name the field itself.
+fn field_of_json_error(path: &str, reason: &str) -> String {
+    let missing = reason
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split_once('`'))
+        .map(|(name, _)| name);
+    match (path, missing) {
+        (".", Some(name)) => name.to_string(),
+        (".", None) => "(root)".to_string(),
+        (parent, Some(name)) => format!("{parent}.{name}"),
+        (parent, None) => parent.to_string(),
     }
 }
 
@@ -531,8 +545,11 @@ mod tests {
     fn missing_and_unknown_fields_are_refused() {
         assert_eq!(
             error_of(r#"{"tenancy": {"backend": "vm_single"}}"#).field,
-            "(root)"
+            "providers"
         );
+        let no_backend = MINIMAL.replace(r#""backend": "vm_single""#, r#""claim": "c""#);
+        assert_eq!(error_of(&no_backend).field, "tenancy.backend");
+        assert_eq!(error_of("1").field, "(root)");
         let error = error_of(
             &MINIMAL
                 .replace(r#""realm""#, "x")

@@ -1,5 +1,7 @@
 """A freshly started Envoy serves its very first request."""
 
+import time
+
 from client import call, tenants_in_result
 
 
@@ -11,5 +13,25 @@ def test_first_request_after_ready_waits_for_keys(start_envoy, default_plugin_co
     try:
         assert response.status_code == 200, response.text
         assert tenants_in_result(response.json()) == {"team-a"}
+    finally:
+        envoy.stop()
+
+
+def test_unreachable_keys_answer_503_after_the_wait(start_envoy, default_plugin_config, victoria_metrics, idp):
+    # The discovery cluster does not exist: keys can never load. Requests
+    # wait key_wait_timeout_ms, then get 503 — never 401, never a hang.
+    config = dict(default_plugin_config, key_wait_timeout_ms=1000)
+    config["providers"] = [dict(config["providers"][0], discovery={"cluster": "no_such_cluster"})]
+    envoy = start_envoy(config, victoria_metrics.port)
+    try:
+        started = time.monotonic()
+        response = call(envoy.url, "GET", "/api/v1/query?query=demo_requests_total", token=idp.mint())
+        waited = time.monotonic() - started
+        assert response.status_code == 503, response.text
+        assert response.json()["errorType"] == "unavailable"
+        assert 0.9 <= waited < 4, f"waited {waited:.1f} s"
+        assert "no_such_cluster" in envoy.log_text()
+        # Without a token the answer does not depend on keys.
+        assert call(envoy.url, "GET", "/api/v1/query?query=up").status_code == 401
     finally:
         envoy.stop()

@@ -1,0 +1,391 @@
+//! The whole decision, natively: tokens signed here with RSA, P-256 and
+//! P-384 keys go through `pipeline::decide` with a key set parsed from JWKS.
+
+use std::sync::OnceLock;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use p256::elliptic_curve::sec1::ToEncodedPoint;
+use rsa::traits::PublicKeyParts;
+use serde_json::{json, Value};
+use signature::{RandomizedSigner, SignatureEncoding, Signer};
+
+use tenantgate::config::Config;
+use tenantgate::extract::ExtractError;
+use tenantgate::keys::{parse_jwks, KeySet};
+use tenantgate::pipeline::{decide, Decision, RequestHead};
+use tenantgate::reply::Refusal;
+use tenantgate::rewrite::BodyCheck;
+use tenantgate::tenancy::TenancyError;
+use tenantgate::verify::TokenError;
+
+const ISSUER: &str = "https://idp.example";
+const NOW: u64 = 1_800_000_000;
+
+struct Keys {
+    rsa: rsa::RsaPrivateKey,
+    other_rsa: rsa::RsaPrivateKey,
+    p256: p256::ecdsa::SigningKey,
+    p384: p384::ecdsa::SigningKey,
+}
+
+fn keys() -> &'static Keys {
+    static KEYS: OnceLock<Keys> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        let mut rng = rand::thread_rng();
+        Keys {
+            rsa: rsa::RsaPrivateKey::new(&mut rng, 2048).unwrap(),
+            other_rsa: rsa::RsaPrivateKey::new(&mut rng, 2048).unwrap(),
+            p256: p256::ecdsa::SigningKey::random(&mut rng),
+            p384: p384::ecdsa::SigningKey::random(&mut rng),
+        }
+    })
+}
+
+fn b64(bytes: &[u8]) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn jwks() -> KeySet {
+    let k = keys();
+    let rsa_public = k.rsa.to_public_key();
+    let p256_point = k.p256.verifying_key().to_encoded_point(false);
+    let p384_point = k.p384.verifying_key().to_encoded_point(false);
+    let document = json!({"keys": [
+        {"kty": "RSA", "kid": "rsa", "use": "sig",
+         "n": b64(&rsa_public.n().to_bytes_be()), "e": b64(&rsa_public.e().to_bytes_be())},
+        {"kty": "EC", "crv": "P-256", "kid": "p256", "alg": "ES256",
+         "x": b64(p256_point.x().unwrap()), "y": b64(p256_point.y().unwrap())},
+        {"kty": "EC", "crv": "P-384", "kid": "p384",
+         "x": b64(p384_point.x().unwrap()), "y": b64(p384_point.y().unwrap())},
+    ]});
+    parse_jwks(document.to_string().as_bytes()).unwrap().set
+}
+
+fn config(backend: &str) -> Config {
+    let json = json!({
+        "providers": [{"name": "idp", "issuer": ISSUER, "audiences": ["metrics"],
+                       "discovery": {"cluster": "idp"}}],
+        "tenancy": {"backend": backend},
+    });
+    Config::from_json(json.to_string().as_bytes()).unwrap()
+}
+
+fn claims(extra: Value) -> Value {
+    let mut claims = json!({
+        "iss": ISSUER, "aud": "metrics", "sub": "alice", "exp": NOW + 600,
+        "vm_access": {"extra_labels": {"tenant": "team-a"}},
+    });
+    for (name, value) in extra.as_object().unwrap() {
+        if value.is_null() {
+            claims.as_object_mut().unwrap().remove(name);
+        } else {
+            claims[name] = value.clone();
+        }
+    }
+    claims
+}
+
+/// Signs with the named algorithm and key; `header` is merged over `alg`.
+fn mint(alg: &str, kid: &str, header: Value, claims: Value) -> String {
+    let mut full_header = json!({"alg": alg, "kid": kid, "typ": "JWT"});
+    for (name, value) in header.as_object().unwrap() {
+        full_header[name] = value.clone();
+    }
+    let input = format!(
+        "{}.{}",
+        b64(full_header.to_string().as_bytes()),
+        b64(claims.to_string().as_bytes())
+    );
+    let k = keys();
+    let signature = match alg {
+        "RS256" => rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(k.rsa.clone())
+            .sign(input.as_bytes())
+            .to_vec(),
+        "RS512" => rsa::pkcs1v15::SigningKey::<sha2::Sha512>::new(k.rsa.clone())
+            .sign(input.as_bytes())
+            .to_vec(),
+        "PS256" => rsa::pss::SigningKey::<sha2::Sha256>::new(k.rsa.clone())
+            .sign_with_rng(&mut rand::thread_rng(), input.as_bytes())
+            .to_vec(),
+        "OTHER-RS256" => rsa::pkcs1v15::SigningKey::<sha2::Sha256>::new(k.other_rsa.clone())
+            .sign(input.as_bytes())
+            .to_vec(),
+        "ES256" => {
+            let signature: p256::ecdsa::Signature = k.p256.sign(input.as_bytes());
+            signature.to_vec()
+        }
+        "ES384" => {
+            let signature: p384::ecdsa::Signature = k.p384.sign(input.as_bytes());
+            signature.to_vec()
+        }
+        _ => b"not a signature".to_vec(),
+    };
+    format!("{input}.{}", b64(&signature))
+}
+
+fn run(config: &Config, method: &str, target: &str, authorization: &[&str]) -> Decision {
+    let keys = jwks();
+    let head = RequestHead {
+        method,
+        target,
+        authorization: authorization.to_vec(),
+        content_type: Vec::new(),
+    };
+    decide(config, &head, |_| Some(&keys), NOW)
+}
+
+fn query_with(token: &str) -> Decision {
+    let bearer = format!("Bearer {token}");
+    run(
+        &config("vm_single"),
+        "GET",
+        "/api/v1/query?query=up",
+        &[&bearer],
+    )
+}
+
+fn forwarded_path(decision: Decision) -> String {
+    match decision {
+        Decision::Forward(forward) => forward.path,
+        other => panic!("expected the request to go on, got {other:?}"),
+    }
+}
+
+fn token_error(decision: Decision) -> TokenError {
+    match decision {
+        Decision::Refuse(Refusal::InvalidToken(error)) => error,
+        other => panic!("expected invalid_token, got {other:?}"),
+    }
+}
+
+#[test]
+fn every_supported_algorithm_is_accepted_with_its_key() {
+    for (alg, kid) in [
+        ("RS256", "rsa"),
+        ("RS512", "rsa"),
+        ("PS256", "rsa"),
+        ("ES256", "p256"),
+        ("ES384", "p384"),
+    ] {
+        let token = mint(alg, kid, json!({}), claims(json!({})));
+        assert_eq!(
+            forwarded_path(query_with(&token)),
+            "/api/v1/query?query=up&extra_label=tenant%3Dteam-a",
+            "{alg}"
+        );
+    }
+}
+
+#[test]
+fn forwarded_request_loses_client_tenancy_headers_and_authorization() {
+    let token = mint("ES256", "p256", json!({}), claims(json!({})));
+    let Decision::Forward(forward) = query_with(&token) else {
+        panic!("expected forward");
+    };
+    for header in [
+        "authorization",
+        "x-scope-orgid",
+        "accountid",
+        "projectid",
+        "x-prom-label-policy",
+        "thanos-tenant",
+    ] {
+        assert!(forward.remove_headers.contains(&header), "{header}");
+    }
+    assert_eq!(forward.body_check, BodyCheck::None);
+}
+
+#[test]
+fn time_claims_are_checked_with_the_skew() {
+    let expired = claims(json!({"exp": NOW - 61}));
+    assert_eq!(
+        token_error(query_with(&mint("ES256", "p256", json!({}), expired))),
+        TokenError::Expired
+    );
+    let within_skew = claims(json!({"exp": NOW - 30}));
+    forwarded_path(query_with(&mint("ES256", "p256", json!({}), within_skew)));
+    let early = claims(json!({"nbf": NOW + 61}));
+    assert_eq!(
+        token_error(query_with(&mint("ES256", "p256", json!({}), early))),
+        TokenError::NotYetValid
+    );
+    let no_exp = claims(json!({"exp": null}));
+    assert_eq!(
+        token_error(query_with(&mint("ES256", "p256", json!({}), no_exp))),
+        TokenError::MissingExpiry
+    );
+    let text_exp = claims(json!({"exp": "soon"}));
+    assert_eq!(
+        token_error(query_with(&mint("ES256", "p256", json!({}), text_exp))),
+        TokenError::InvalidClaim("exp")
+    );
+}
+
+#[test]
+fn issuer_and_audience_must_match() {
+    let foreign = claims(json!({"iss": "https://evil.example"}));
+    assert_eq!(
+        token_error(query_with(&mint("ES256", "p256", json!({}), foreign))),
+        TokenError::UnknownIssuer
+    );
+    let wrong_aud = claims(json!({"aud": ["other", "x"]}));
+    assert_eq!(
+        token_error(query_with(&mint("ES256", "p256", json!({}), wrong_aud))),
+        TokenError::WrongAudience
+    );
+    let listed_aud = claims(json!({"aud": ["other", "metrics"]}));
+    forwarded_path(query_with(&mint("ES256", "p256", json!({}), listed_aud)));
+}
+
+#[test]
+fn keys_are_chosen_strictly() {
+    let unknown_kid = mint("ES256", "rotated-away", json!({}), claims(json!({})));
+    assert_eq!(
+        token_error(query_with(&unknown_kid)),
+        TokenError::UnknownKeyId
+    );
+    // The EC key named with an RSA algorithm is never tried.
+    let wrong_type = mint("RS256", "p256", json!({}), claims(json!({})));
+    assert_eq!(
+        token_error(query_with(&wrong_type)),
+        TokenError::NoKeyForAlgorithm
+    );
+    // The P-256 JWK says ES256 only.
+    let wrong_kid_curve = mint("ES384", "p256", json!({}), claims(json!({})));
+    assert_eq!(
+        token_error(query_with(&wrong_kid_curve)),
+        TokenError::NoKeyForAlgorithm
+    );
+    // Another key's signature under a known kid.
+    let forged = mint(
+        "OTHER-RS256",
+        "rsa",
+        json!({"alg": "RS256"}),
+        claims(json!({})),
+    );
+    assert_eq!(token_error(query_with(&forged)), TokenError::BadSignature);
+    // Without a kid every fitting key is tried.
+    let no_kid = mint("ES256", "p256", json!({"kid": null}), claims(json!({})));
+    forwarded_path(query_with(&no_kid));
+}
+
+#[test]
+fn refused_headers_and_tampering() {
+    for (alg, error) in [
+        ("none", TokenError::UnsupportedAlgorithm),
+        ("HS256", TokenError::UnsupportedAlgorithm),
+        ("RS256 ", TokenError::UnsupportedAlgorithm),
+    ] {
+        let token = mint(alg, "rsa", json!({}), claims(json!({})));
+        assert_eq!(token_error(query_with(&token)), error, "{alg}");
+    }
+    let critical = mint("ES256", "p256", json!({"crit": ["exp"]}), claims(json!({})));
+    assert_eq!(
+        token_error(query_with(&critical)),
+        TokenError::CriticalHeader
+    );
+
+    let token = mint("ES256", "p256", json!({}), claims(json!({})));
+    let parts: Vec<&str> = token.split('.').collect();
+    let widened = claims(json!({"vm_access": {"extra_labels": {"tenant": "team-b"}}}));
+    let tampered = format!(
+        "{}.{}.{}",
+        parts[0],
+        b64(widened.to_string().as_bytes()),
+        parts[2]
+    );
+    assert_eq!(token_error(query_with(&tampered)), TokenError::BadSignature);
+    for malformed in [
+        format!("{token}="),
+        format!("{token}.x"),
+        format!("{}.{}.", parts[0], parts[1]),
+        "a.b.c".to_string(),
+    ] {
+        assert!(
+            matches!(query_with(&malformed), Decision::Refuse(_)),
+            "{malformed}"
+        );
+    }
+}
+
+#[test]
+fn credentials_must_be_a_single_bearer_token() {
+    let config = config("vm_single");
+    let token = format!(
+        "Bearer {}",
+        mint("ES256", "p256", json!({}), claims(json!({})))
+    );
+    assert_eq!(
+        run(&config, "GET", "/api/v1/query", &[]),
+        Decision::Refuse(Refusal::Credentials(ExtractError::Missing))
+    );
+    assert_eq!(
+        run(&config, "GET", "/api/v1/query", &[&token, &token]),
+        Decision::Refuse(Refusal::Credentials(ExtractError::Ambiguous))
+    );
+}
+
+#[test]
+fn requests_wait_while_keys_load() {
+    let config = config("vm_single");
+    let bearer = format!(
+        "Bearer {}",
+        mint("ES256", "p256", json!({}), claims(json!({})))
+    );
+    let head = RequestHead {
+        method: "GET",
+        target: "/api/v1/query",
+        authorization: vec![&bearer],
+        content_type: Vec::new(),
+    };
+    assert_eq!(
+        decide(&config, &head, |_| None, NOW),
+        Decision::AwaitKeys { provider: 0 }
+    );
+}
+
+#[test]
+fn tenancy_decides_after_the_token_is_valid() {
+    let config = config("vm_single");
+    let read_only = claims(json!({"vm_access": {"extra_labels": {"tenant": "team-a"}, "mode": 1}}));
+    let bearer = format!("Bearer {}", mint("ES256", "p256", json!({}), read_only));
+    assert_eq!(
+        run(&config, "POST", "/api/v1/import/prometheus", &[&bearer]),
+        Decision::Refuse(Refusal::Forbidden(TenancyError::WriteNotAllowed))
+    );
+    let no_access = format!(
+        "Bearer {}",
+        mint(
+            "ES256",
+            "p256",
+            json!({}),
+            claims(json!({"vm_access": null}))
+        )
+    );
+    assert_eq!(
+        run(&config, "GET", "/api/v1/query", &[&no_access]),
+        Decision::Refuse(Refusal::Forbidden(TenancyError::NoAccessClaim))
+    );
+}
+
+#[test]
+fn cluster_backend_routes_to_the_tenant() {
+    let config = config("vm_cluster");
+    let grant =
+        claims(json!({"vm_access": "{\"tenant_id\":{\"account_id\":42,\"project_id\":1}}"}));
+    let bearer = format!("Bearer {}", mint("RS256", "rsa", json!({}), grant));
+    assert_eq!(
+        forwarded_path(run(
+            &config,
+            "GET",
+            "/prometheus/api/v1/series?match[]=up",
+            &[&bearer]
+        )),
+        "/select/42:1/prometheus/api/v1/series?match%5B%5D=up"
+    );
+    assert_eq!(
+        forwarded_path(run(&config, "POST", "/api/v1/write", &[&bearer])),
+        "/insert/42:1/prometheus/api/v1/write"
+    );
+}
