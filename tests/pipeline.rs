@@ -5,7 +5,6 @@ use std::sync::OnceLock;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use p256::elliptic_curve::sec1::ToEncodedPoint;
 use rsa::traits::PublicKeyParts;
 use serde_json::{json, Value};
 use signature::{RandomizedSigner, SignatureEncoding, Signer};
