@@ -11,6 +11,8 @@ use crate::verify::Algorithm;
 pub const DEFAULT_REALM: &str = "tenantgate";
 pub const DEFAULT_CACHE_DURATION_S: u64 = 600;
 pub const DEFAULT_CLOCK_SKEW_S: u64 = 60;
+pub const DEFAULT_KID_REFETCH_INTERVAL_S: u64 = 30;
+pub const DEFAULT_MAX_STALE_S: u64 = 86_400;
 pub const DEFAULT_FETCH_TIMEOUT_MS: u64 = 5_000;
 pub const DEFAULT_KEY_WAIT_TIMEOUT_MS: u64 = 10_000;
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1 << 20;
@@ -38,6 +40,10 @@ pub struct Provider {
     pub algorithms: Vec<Algorithm>,
     pub key_source: KeySource,
     pub cache_duration_s: u64,
+    /// At most one fetch per interval caused by tokens naming an unknown kid.
+    pub kid_refetch_interval_s: u64,
+    /// How long past their lifetime keys stay in use while refreshes fail.
+    pub max_stale_s: u64,
     pub clock_skew_s: u64,
 }
 
@@ -139,6 +145,10 @@ struct RawProvider {
     remote_jwks: Option<RawRemoteJwks>,
     #[serde(default)]
     cache_duration_s: Option<u64>,
+    #[serde(default)]
+    kid_refetch_interval_s: Option<u64>,
+    #[serde(default)]
+    max_stale_s: Option<u64>,
     #[serde(default)]
     clock_skew_s: Option<u64>,
 }
@@ -317,6 +327,12 @@ fn compile_provider(index: usize, raw: RawProvider) -> Result<Provider, ConfigEr
             raw.cache_duration_s,
             DEFAULT_CACHE_DURATION_S,
         )?,
+        kid_refetch_interval_s: positive(
+            &field("kid_refetch_interval_s"),
+            raw.kid_refetch_interval_s,
+            DEFAULT_KID_REFETCH_INTERVAL_S,
+        )?,
+        max_stale_s: raw.max_stale_s.unwrap_or(DEFAULT_MAX_STALE_S),
         clock_skew_s: raw.clock_skew_s.unwrap_or(DEFAULT_CLOCK_SKEW_S),
     })
 }

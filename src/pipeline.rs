@@ -8,7 +8,7 @@ use crate::keys::KeySet;
 use crate::reply::Refusal;
 use crate::rewrite::{self, body_check, BodyCheck, TENANT_HEADERS};
 use crate::tenancy::{enforce, VmAccess};
-use crate::verify::{self, token};
+use crate::verify::{self, token, TokenError};
 
 /// The parts of a request the decision needs.
 #[derive(Debug, Clone, Default)]
@@ -26,10 +26,34 @@ pub struct RequestHead<'a> {
 pub enum Decision {
     Forward(Forward),
     Refuse(Refusal),
-    /// The token's provider has no keys yet: wait for them, then decide again.
+    /// Wait for the provider's next key set, then decide again; answer
+    /// `on_timeout` if it does not come in time.
     AwaitKeys {
         provider: usize,
+        on_timeout: Refusal,
     },
+}
+
+/// The key sets the host holds, and its say on refetching them.
+pub trait KeyStore {
+    /// The provider's current key set, `None` while none was ever loaded.
+    fn key_set(&self, provider: usize) -> Option<&KeySet>;
+    /// A token names a `kid` the provider's set lacks: whether the request
+    /// should wait for the set to be fetched again.
+    fn wait_for_unknown_kid(&mut self, provider: usize) -> bool;
+}
+
+/// A fixed key set per provider, never refetched.
+pub struct StaticKeys<'a>(pub Vec<Option<&'a KeySet>>);
+
+impl KeyStore for StaticKeys<'_> {
+    fn key_set(&self, provider: usize) -> Option<&KeySet> {
+        self.0.get(provider).copied().flatten()
+    }
+
+    fn wait_for_unknown_kid(&mut self, _provider: usize) -> bool {
+        false
+    }
 }
 
 /// How to change the request before it goes upstream.
@@ -40,12 +64,11 @@ pub struct Forward {
     pub body_check: BodyCheck,
 }
 
-/// Decides about one request. `keys(provider)` is the provider's current key
-/// set, `None` while none was ever loaded.
-pub fn decide<'k>(
+/// Decides about one request.
+pub fn decide(
     config: &Config,
     head: &RequestHead<'_>,
-    keys: impl Fn(usize) -> Option<&'k KeySet>,
+    keys: &mut impl KeyStore,
     now_s: u64,
 ) -> Decision {
     match decide_inner(config, head, keys, now_s) {
@@ -54,20 +77,34 @@ pub fn decide<'k>(
     }
 }
 
-fn decide_inner<'k>(
+fn decide_inner(
     config: &Config,
     head: &RequestHead<'_>,
-    keys: impl Fn(usize) -> Option<&'k KeySet>,
+    keys: &mut impl KeyStore,
     now_s: u64,
 ) -> Result<Decision, Refusal> {
     let raw_token = bearer_token(&head.authorization).map_err(Refusal::Credentials)?;
     let token = token::parse(raw_token, config.max_token_bytes).map_err(Refusal::InvalidToken)?;
     let (index, provider) =
         verify::provider_for(&token, &config.providers).map_err(Refusal::InvalidToken)?;
-    let Some(key_set) = keys(index) else {
-        return Ok(Decision::AwaitKeys { provider: index });
+    let verified = match keys.key_set(index) {
+        Some(key_set) => verify::verify(&token, provider, key_set, now_s),
+        None => {
+            return Ok(Decision::AwaitKeys {
+                provider: index,
+                on_timeout: Refusal::KeysUnavailable,
+            })
+        }
     };
-    verify::verify(&token, provider, key_set, now_s).map_err(Refusal::InvalidToken)?;
+    match verified {
+        Err(TokenError::UnknownKeyId) if keys.wait_for_unknown_kid(index) => {
+            return Ok(Decision::AwaitKeys {
+                provider: index,
+                on_timeout: Refusal::InvalidToken(TokenError::UnknownKeyId),
+            })
+        }
+        other => other.map_err(Refusal::InvalidToken)?,
+    }
 
     let route = rewrite::route(head.method, head.target).map_err(Refusal::Request)?;
     let access = VmAccess::from_claim(token.claims.get(&config.tenancy.claim))

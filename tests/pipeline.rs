@@ -12,7 +12,7 @@ use signature::{RandomizedSigner, SignatureEncoding, Signer};
 use tenantgate::config::Config;
 use tenantgate::extract::ExtractError;
 use tenantgate::keys::{parse_jwks, KeySet};
-use tenantgate::pipeline::{decide, Decision, RequestHead};
+use tenantgate::pipeline::{decide, Decision, KeyStore, RequestHead, StaticKeys};
 use tenantgate::reply::Refusal;
 use tenantgate::rewrite::BodyCheck;
 use tenantgate::tenancy::TenancyError;
@@ -131,7 +131,7 @@ fn run(config: &Config, method: &str, target: &str, authorization: &[&str]) -> D
         authorization: authorization.to_vec(),
         content_type: Vec::new(),
     };
-    decide(config, &head, |_| Some(&keys), NOW)
+    decide(config, &head, &mut StaticKeys(vec![Some(&keys)]), NOW)
 }
 
 fn query_with(token: &str) -> Decision {
@@ -339,9 +339,73 @@ fn requests_wait_while_keys_load() {
         content_type: Vec::new(),
     };
     assert_eq!(
-        decide(&config, &head, |_| None, NOW),
-        Decision::AwaitKeys { provider: 0 }
+        decide(&config, &head, &mut StaticKeys(vec![None]), NOW),
+        Decision::AwaitKeys {
+            provider: 0,
+            on_timeout: Refusal::KeysUnavailable
+        }
     );
+}
+
+/// Keys whose host allows one refetch for an unknown kid.
+struct RefetchOnce {
+    keys: KeySet,
+    refetches_left: u32,
+}
+
+impl KeyStore for RefetchOnce {
+    fn key_set(&self, _provider: usize) -> Option<&KeySet> {
+        Some(&self.keys)
+    }
+
+    fn wait_for_unknown_kid(&mut self, _provider: usize) -> bool {
+        let allowed = self.refetches_left > 0;
+        self.refetches_left = self.refetches_left.saturating_sub(1);
+        allowed
+    }
+}
+
+#[test]
+fn unknown_kid_waits_for_a_refetch_when_the_host_allows_it() {
+    let config = config("vm_single");
+    let bearer = format!(
+        "Bearer {}",
+        mint("ES256", "rotated", json!({}), claims(json!({})))
+    );
+    let head = RequestHead {
+        method: "GET",
+        target: "/api/v1/query",
+        authorization: vec![&bearer],
+        content_type: Vec::new(),
+    };
+    let mut store = RefetchOnce {
+        keys: jwks(),
+        refetches_left: 1,
+    };
+    assert_eq!(
+        decide(&config, &head, &mut store, NOW),
+        Decision::AwaitKeys {
+            provider: 0,
+            on_timeout: Refusal::InvalidToken(TokenError::UnknownKeyId)
+        }
+    );
+    assert_eq!(
+        decide(&config, &head, &mut store, NOW),
+        Decision::Refuse(Refusal::InvalidToken(TokenError::UnknownKeyId))
+    );
+    // A known kid never asks for a refetch.
+    let known = format!(
+        "Bearer {}",
+        mint("ES256", "p256", json!({}), claims(json!({})))
+    );
+    let head = RequestHead {
+        authorization: vec![&known],
+        ..head
+    };
+    assert!(matches!(
+        decide(&config, &head, &mut store, NOW),
+        Decision::Forward(_)
+    ));
 }
 
 #[test]

@@ -28,18 +28,26 @@ ES256 = KeySpec(alg="ES256", kid="demo-es256", filename="es256.pem")
 KEY_SPECS = {spec.alg: spec for spec in (RS256, ES256)}
 
 
-def _generate(spec):
-    if spec is RS256:
+def generate_private_key(alg):
+    """A new private key for `alg`: RSA-2048 for RS256, P-256 for ES256."""
+    if alg not in KEY_SPECS:
+        raise ValueError(f"unsupported algorithm {alg!r}")
+    if alg == RS256.alg:
         return rsa.generate_private_key(public_exponent=65537, key_size=2048)
     return ec.generate_private_key(ec.SECP256R1())
 
 
-def _write_private_key(path, key):
-    pem = key.private_bytes(
+def private_key_pem(key):
+    """Unencrypted PKCS#8 PEM of a private key."""
+    return key.private_bytes(
         encoding=serialization.Encoding.PEM,
         format=serialization.PrivateFormat.PKCS8,
         encryption_algorithm=serialization.NoEncryption(),
     )
+
+
+def _write_private_key(path, key):
+    pem = private_key_pem(key)
     # Create with 0600 from the start so the key is never readable by others,
     # and publish it with a rename so a concurrent reader never sees half a file.
     tmp_path = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -55,7 +63,7 @@ def load_or_create_key(keys_dir, spec):
     keys_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = keys_dir / spec.filename
     if not path.exists():
-        _write_private_key(path, _generate(spec))
+        _write_private_key(path, generate_private_key(spec.alg))
     return serialization.load_pem_private_key(path.read_bytes(), password=None)
 
 
@@ -72,10 +80,15 @@ def _b64url_uint(value, length=None):
 
 
 def public_jwk(spec, private_key):
-    """The public half of a key as a JWK (RFC 7517/7518)."""
+    """The public half of a demo key as a JWK (RFC 7517/7518)."""
+    return public_jwk_for(spec.kid, spec.alg, private_key)
+
+
+def public_jwk_for(kid, alg, private_key):
+    """The public half of any RS256 or ES256 key as a JWK, under `kid`."""
     numbers = private_key.public_key().public_numbers()
-    jwk = {"kid": spec.kid, "use": "sig", "alg": spec.alg}
-    if spec is RS256:
+    jwk = {"kid": kid, "use": "sig", "alg": alg}
+    if alg == RS256.alg:
         jwk.update(kty="RSA", n=_b64url_uint(numbers.n), e=_b64url_uint(numbers.e))
     else:
         # P-256 coordinates are always 32 bytes, leading zeros included.

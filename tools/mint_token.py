@@ -76,12 +76,16 @@ def build_claims(overrides=None, issuer=DEFAULT_ISSUER, now=None):
 
 
 def mint_token(claims=None, alg="RS256", keys_dir=demo_keys.DEFAULT_KEYS_DIR,
-               issuer=DEFAULT_ISSUER, kid=None, now=None):
-    """Return a compact JWS over the default claims merged with `claims`."""
+               issuer=DEFAULT_ISSUER, kid=None, now=None, private_key_pem=None):
+    """Return a compact JWS over the default claims merged with `claims`.
+
+    Signed with the demo key for `alg` from `keys_dir`, or with
+    `private_key_pem` when given (a key the IdP rotated in, or a foreign one).
+    """
     if alg not in demo_keys.KEY_SPECS:
         raise ClaimsError(f"unsupported algorithm {alg!r}")
     spec = demo_keys.KEY_SPECS[alg]
-    key = demo_keys.load_or_create_key(keys_dir, spec)
+    key = private_key_pem or demo_keys.load_or_create_key(keys_dir, spec)
     payload = build_claims(claims, issuer=issuer, now=now)
     return jwt.encode(payload, key, algorithm=alg, headers={"kid": kid or spec.kid})
 

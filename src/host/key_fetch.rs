@@ -17,8 +17,8 @@ use crate::keys::discovery::{jwks_target, MAX_DOCUMENT_BYTES};
 use crate::keys::http_target::HttpTarget;
 use crate::keys::jwks::MAX_JWKS_BYTES;
 use crate::keys::schedule::{
-    encode_lease, fetch_lease_ms, key_record_name, lease_expired, lease_name, refresh_due,
-    retry_after_ms, KeyRecord,
+    fetch_lease_ms, is_json_content_type, key_record_name, lease_name, lifetime_ms, KeyRecord,
+    Lease,
 };
 use crate::keys::{parse_jwks, KeySet};
 
@@ -35,7 +35,16 @@ pub struct KeyFetcher {
     in_flight: Option<(u32, FetchStep)>,
     /// Shared-data version of the record last installed here.
     installed_cas: Option<u32>,
-    fetched_at_ms: Option<u64>,
+    /// The installed record, without its JWKS.
+    installed: Option<KeyRecord>,
+    /// When a token with an unknown kid asked for a fetch, until one starts.
+    refetch_requested_at: Option<u64>,
+}
+
+/// A key set taken from the shared record.
+pub struct Installed {
+    pub keys: Rc<KeySet>,
+    pub fetched_at_ms: u64,
 }
 
 impl KeyFetcher {
@@ -46,8 +55,13 @@ impl KeyFetcher {
             provider,
             in_flight: None,
             installed_cas: None,
-            fetched_at_ms: None,
+            installed: None,
+            refetch_requested_at: None,
         }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.provider.name
     }
 
     pub fn owns(&self, token_id: u32) -> bool {
@@ -55,7 +69,7 @@ impl KeyFetcher {
     }
 
     /// A new key set when the shared record changed since the last call.
-    pub fn sync(&mut self) -> Option<Rc<KeySet>> {
+    pub fn sync(&mut self) -> Option<Installed> {
         let (Some(bytes), Some(cas)) = hostcalls::get_shared_data(&self.record_name).ok()? else {
             return None;
         };
@@ -68,8 +82,15 @@ impl KeyFetcher {
         // means another version of the filter wrote it.
         match parse_jwks(&record.jwks) {
             Ok(parsed) => {
-                self.fetched_at_ms = Some(record.fetched_at_ms);
-                Some(Rc::new(parsed.set))
+                let fetched_at_ms = record.fetched_at_ms;
+                self.installed = Some(KeyRecord {
+                    jwks: Vec::new(),
+                    ..record
+                });
+                Some(Installed {
+                    keys: Rc::new(parsed.set),
+                    fetched_at_ms,
+                })
             }
             Err(error) => {
                 log::error(&format!(
@@ -81,17 +102,43 @@ impl KeyFetcher {
         }
     }
 
+    /// Whether the installed keys are past their lifetime and stale period.
+    pub fn is_stale(&self, now_ms: u64) -> bool {
+        self.installed
+            .as_ref()
+            .is_some_and(|record| record.is_stale(self.provider.max_stale_s, now_ms))
+    }
+
+    /// A token with an unknown kid won the refetch claim on this worker.
+    pub fn request_refetch(&mut self, now_ms: u64) {
+        self.refetch_requested_at = Some(now_ms);
+    }
+
     /// Starts a fetch when one is due and this worker wins the lease.
     pub fn maybe_start(&mut self, now_ms: u64) {
-        if self.in_flight.is_some()
-            || !refresh_due(self.fetched_at_ms, self.provider.cache_duration_s, now_ms)
+        if self.in_flight.is_some() {
+            return;
+        }
+        let interval_ms = self.provider.kid_refetch_interval_s * 1000;
+        if self
+            .refetch_requested_at
+            .is_some_and(|requested| now_ms.saturating_sub(requested) >= interval_ms)
         {
+            self.refetch_requested_at = None;
+        }
+        let due = self.refetch_requested_at.is_some()
+            || self
+                .installed
+                .as_ref()
+                .is_none_or(|record| record.refresh_due(now_ms));
+        if !due {
             return;
         }
         let lease_until = now_ms + fetch_lease_ms(self.provider.key_source.timeout_ms());
         if !self.take_lease(now_ms, lease_until) {
             return;
         }
+        self.refetch_requested_at = None;
         let (target, step) = match &self.provider.key_source {
             KeySource::Discovery { document, .. } => (document.clone(), FetchStep::Discovery),
             KeySource::RemoteJwks { jwks, .. } => (jwks.clone(), FetchStep::Jwks),
@@ -101,7 +148,7 @@ impl KeyFetcher {
 
     /// Handles the answer to one of this fetcher's calls; returns the new
     /// key set once the JWKS was fetched and shared.
-    pub fn on_response(&mut self, body_size: usize, now_ms: u64) -> Option<Rc<KeySet>> {
+    pub fn on_response(&mut self, body_size: usize, now_ms: u64) -> Option<Installed> {
         let (_, step) = self.in_flight.take()?;
         match self.read_response(step, body_size) {
             Ok(body) => match step {
@@ -109,7 +156,12 @@ impl KeyFetcher {
                     self.follow_discovery(&body, now_ms);
                     None
                 }
-                FetchStep::Jwks => self.store(body, now_ms),
+                FetchStep::Jwks => {
+                    let cache_control = response_header("cache-control");
+                    let lifetime =
+                        lifetime_ms(self.provider.cache_duration_s, cache_control.as_deref());
+                    self.store(body, lifetime, now_ms)
+                }
             },
             Err(reason) => {
                 self.fail(&reason, now_ms);
@@ -119,12 +171,17 @@ impl KeyFetcher {
     }
 
     fn read_response(&self, step: FetchStep, body_size: usize) -> Result<Vec<u8>, String> {
-        let status = hostcalls::get_map_value(MapType::HttpCallResponseHeaders, ":status")
-            .ok()
-            .flatten()
+        let status = response_header(":status")
             .ok_or_else(|| "no response (connection failure or timeout)".to_string())?;
         if status != "200" {
             return Err(format!("HTTP status {status}"));
+        }
+        let content_type = response_header("content-type");
+        if !is_json_content_type(content_type.as_deref()) {
+            return Err(format!(
+                "content type {:?} is not JSON",
+                content_type.unwrap_or_default()
+            ));
         }
         let limit = match step {
             FetchStep::Discovery => MAX_DOCUMENT_BYTES,
@@ -151,7 +208,7 @@ impl KeyFetcher {
         }
     }
 
-    fn store(&mut self, jwks: Vec<u8>, now_ms: u64) -> Option<Rc<KeySet>> {
+    fn store(&mut self, jwks: Vec<u8>, lifetime_ms: u64, now_ms: u64) -> Option<Installed> {
         match parse_jwks(&jwks) {
             Ok(parsed) => {
                 for skipped in &parsed.skipped {
@@ -173,6 +230,7 @@ impl KeyFetcher {
         }
         let record = KeyRecord {
             fetched_at_ms: now_ms,
+            lifetime_ms,
             jwks,
         };
         if let Err(status) =
@@ -202,29 +260,44 @@ impl KeyFetcher {
     /// Logs the failure and holds the lease until the retry time, so no
     /// worker retries sooner. The last good key set stays in use.
     fn fail(&mut self, reason: &str, now_ms: u64) {
-        let retry_ms = retry_after_ms(self.fetched_at_ms.is_some());
+        let (current, _) = hostcalls::get_shared_data(&self.lease_name).unwrap_or((None, None));
+        let lease =
+            Lease::decode(current.as_deref()).after_failure(self.installed.is_some(), now_ms);
         log::warn(&format!(
-            "provider {}: fetching keys failed: {reason}; retrying in {} ms",
-            self.provider.name, retry_ms
+            "provider {}: fetching keys failed: {reason}; retry {} in {} ms",
+            self.provider.name,
+            lease.failures,
+            lease.until_ms.saturating_sub(now_ms)
         ));
-        self.set_lease(now_ms + retry_ms);
+        self.set_lease(lease);
     }
 
     fn take_lease(&self, now_ms: u64, until_ms: u64) -> bool {
         let (current, cas) = hostcalls::get_shared_data(&self.lease_name).unwrap_or((None, None));
-        if !lease_expired(current.as_deref(), now_ms) {
+        let lease = Lease::decode(current.as_deref());
+        if !lease.is_free(now_ms) {
             return false;
         }
-        hostcalls::set_shared_data(&self.lease_name, Some(&encode_lease(until_ms)), cas).is_ok()
+        let taken = Lease { until_ms, ..lease };
+        hostcalls::set_shared_data(&self.lease_name, Some(&taken.encode()), cas).is_ok()
     }
 
     fn release_lease(&self, now_ms: u64) {
-        self.set_lease(now_ms);
+        self.set_lease(Lease {
+            until_ms: now_ms,
+            failures: 0,
+        });
     }
 
-    fn set_lease(&self, until_ms: u64) {
-        let _ = hostcalls::set_shared_data(&self.lease_name, Some(&encode_lease(until_ms)), None);
+    fn set_lease(&self, lease: Lease) {
+        let _ = hostcalls::set_shared_data(&self.lease_name, Some(&lease.encode()), None);
     }
+}
+
+fn response_header(name: &str) -> Option<String> {
+    hostcalls::get_map_value(MapType::HttpCallResponseHeaders, name)
+        .ok()
+        .flatten()
 }
 
 fn dispatch_error(cluster: &str, status: Status) -> String {

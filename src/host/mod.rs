@@ -9,6 +9,7 @@
 
 mod clock;
 mod key_fetch;
+mod key_store;
 mod log;
 mod root;
 mod stream;

@@ -10,22 +10,22 @@ use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{BufferType, ContextType};
 
 use super::clock::now_ms;
-use super::key_fetch::KeyFetcher;
+use super::key_fetch::{Installed, KeyFetcher};
 use super::log;
 use super::stream::{decide_and_act, refuse, Step, Stream, StreamRef};
 use crate::config::Config;
-use crate::keys::KeySet;
 use crate::reply::Refusal;
 
 /// Often enough that requests waiting on another worker's fetch resume
 /// quickly; the work per tick is a shared-data read per provider.
 const TICK: Duration = Duration::from_millis(200);
 
-/// A request held back until its provider's keys load.
+/// A request held back until its provider's next key set.
 pub struct Waiter {
     pub context_id: u32,
     pub provider: usize,
     pub since_ms: u64,
+    pub on_timeout: Refusal,
     pub stream: StreamRef,
 }
 
@@ -33,15 +33,13 @@ pub struct Waiter {
 #[derive(Default)]
 pub struct Shared {
     pub config: Option<Rc<Config>>,
-    keys: Vec<Option<Rc<KeySet>>>,
+    pub keys: Vec<Option<Installed>>,
     pub waiting: Vec<Waiter>,
+    /// Providers for which a request won an unknown-kid refetch claim.
+    pub refetch_requests: Vec<usize>,
 }
 
 impl Shared {
-    pub fn key_set(&self, provider: usize) -> Option<&KeySet> {
-        self.keys.get(provider).and_then(|keys| keys.as_deref())
-    }
-
     pub fn forget_waiter(&mut self, context_id: u32) {
         self.waiting
             .retain(|waiter| waiter.context_id != context_id);
@@ -71,7 +69,7 @@ impl Root {
         }
     }
 
-    fn install(&mut self, provider: usize, keys: Rc<KeySet>) {
+    fn install(&mut self, provider: usize, keys: Installed) {
         {
             let mut shared = self.shared.borrow_mut();
             if let Some(slot) = shared.keys.get_mut(provider) {
@@ -98,7 +96,23 @@ impl Root {
         let _ = hostcalls::set_effective_context(self.context_id);
     }
 
-    /// Answers 503 to requests that waited longer than configured.
+    /// Keys past their lifetime and stale period are no longer used:
+    /// requests wait for a fresh set, then get 503.
+    fn drop_stale_keys(&mut self, provider: usize, now_ms: u64) {
+        if !self.fetchers[provider].is_stale(now_ms) {
+            return;
+        }
+        let mut shared = self.shared.borrow_mut();
+        if let Some(slot @ Some(_)) = shared.keys.get_mut(provider) {
+            *slot = None;
+            log::error(&format!(
+                "provider {}: keys are stale and no refresh succeeded; tokens are refused until keys load",
+                self.fetchers[provider].name()
+            ));
+        }
+    }
+
+    /// Answers requests that waited longer than configured.
     fn expire_waiters(&mut self, now_ms: u64) {
         let Some(config) = self.shared.borrow().config.clone() else {
             return;
@@ -113,7 +127,7 @@ impl Root {
                 refuse(
                     &mut waiter.stream.borrow_mut(),
                     &config.realm,
-                    Refusal::KeysUnavailable,
+                    waiter.on_timeout,
                 );
             }
         }
@@ -160,7 +174,7 @@ impl RootContext for Root {
             .collect();
         {
             let mut shared = self.shared.borrow_mut();
-            shared.keys = vec![None; config.providers.len()];
+            shared.keys = config.providers.iter().map(|_| None).collect();
             shared.config = Some(Rc::new(config));
         }
         let _ = hostcalls::set_tick_period(TICK);
@@ -169,10 +183,17 @@ impl RootContext for Root {
 
     fn on_tick(&mut self) {
         let now = now_ms();
+        let requests = std::mem::take(&mut self.shared.borrow_mut().refetch_requests);
+        for provider in requests {
+            if let Some(fetcher) = self.fetchers.get_mut(provider) {
+                fetcher.request_refetch(now);
+            }
+        }
         for provider in 0..self.fetchers.len() {
             if let Some(keys) = self.fetchers[provider].sync() {
                 self.install(provider, keys);
             }
+            self.drop_stale_keys(provider, now);
             self.fetchers[provider].maybe_start(now);
         }
         self.expire_waiters(now);

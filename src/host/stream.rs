@@ -14,6 +14,7 @@ use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, BufferType, MapType};
 
 use super::clock::now_ms;
+use super::key_store::HostKeyStore;
 use super::root::{Shared, Waiter};
 use crate::pipeline::{check_body, decide, Decision, RequestHead};
 use crate::reply::Refusal;
@@ -101,22 +102,27 @@ pub fn decide_and_act(shared: &mut Shared, context_id: u32, stream: &StreamRef) 
     let now = now_ms();
     let decision = {
         let state = stream.borrow();
-        decide(
-            &config,
-            &state.head(),
-            |provider| shared.key_set(provider),
-            now / 1000,
-        )
+        let mut keys = HostKeyStore {
+            keys: &shared.keys,
+            config: &config,
+            refetch_requests: &mut shared.refetch_requests,
+            now_ms: now,
+        };
+        decide(&config, &state.head(), &mut keys, now / 1000)
     };
     let mut state = stream.borrow_mut();
     match decision {
         Decision::Refuse(refusal) => refuse(&mut state, &config.realm, refusal),
-        Decision::AwaitKeys { provider } => {
+        Decision::AwaitKeys {
+            provider,
+            on_timeout,
+        } => {
             state.phase = Phase::AwaitingKeys;
             shared.waiting.push(Waiter {
                 context_id,
                 provider,
                 since_ms: now,
+                on_timeout,
                 stream: stream.clone(),
             });
             Step::Hold
