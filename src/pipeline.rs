@@ -20,6 +20,8 @@ pub struct RequestHead<'a> {
     pub authorization: Vec<&'a str>,
     /// Values of every `Content-Type` header.
     pub content_type: Vec<&'a str>,
+    /// One of the headers above was not valid UTF-8.
+    pub undecodable_header: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,6 +85,9 @@ fn decide_inner(
     keys: &mut impl KeyStore,
     now_s: u64,
 ) -> Result<Decision, Refusal> {
+    if head.undecodable_header {
+        return Err(Refusal::Request(rewrite::RewriteError::UndecodableHeader));
+    }
     let raw_token = bearer_token(&head.authorization).map_err(Refusal::Credentials)?;
     let token = token::parse(raw_token, config.max_token_bytes).map_err(Refusal::InvalidToken)?;
     let (index, provider) =

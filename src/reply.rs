@@ -16,6 +16,8 @@ pub enum Refusal {
     Request(RewriteError),
     /// The provider's keys could not be loaded in time.
     KeysUnavailable,
+    /// The proxy did not accept the rewrite; the request cannot go on.
+    RewriteFailed,
 }
 
 /// A complete local response.
@@ -40,6 +42,7 @@ impl Refusal {
                 _ => 400,
             },
             Refusal::KeysUnavailable => 503,
+            Refusal::RewriteFailed => 500,
         }
     }
 
@@ -50,6 +53,7 @@ impl Refusal {
             Refusal::Forbidden(error) => error.description(),
             Refusal::Request(error) => error.description(),
             Refusal::KeysUnavailable => "verification keys of the token issuer are not available",
+            Refusal::RewriteFailed => "the gateway could not rewrite the request",
         }
     }
 
@@ -59,6 +63,7 @@ impl Refusal {
             401 => "unauthorized",
             403 => "forbidden",
             503 => "unavailable",
+            500 => "internal",
             _ => "bad_data",
         }
     }
@@ -151,6 +156,7 @@ mod tests {
             (Refusal::Request(RewriteError::EnforcementInBody), 400),
             (Refusal::Credentials(ExtractError::Ambiguous), 400),
             (Refusal::KeysUnavailable, 503),
+            (Refusal::RewriteFailed, 500),
         ];
         for (refusal, status) in cases {
             let reply = refusal.reply("tg");

@@ -130,6 +130,7 @@ fn run(config: &Config, method: &str, target: &str, authorization: &[&str]) -> D
         target,
         authorization: authorization.to_vec(),
         content_type: Vec::new(),
+        undecodable_header: false,
     };
     decide(config, &head, &mut StaticKeys(vec![Some(&keys)]), NOW)
 }
@@ -337,6 +338,7 @@ fn requests_wait_while_keys_load() {
         target: "/api/v1/query",
         authorization: vec![&bearer],
         content_type: Vec::new(),
+        undecodable_header: false,
     };
     assert_eq!(
         decide(&config, &head, &mut StaticKeys(vec![None]), NOW),
@@ -377,6 +379,7 @@ fn unknown_kid_waits_for_a_refetch_when_the_host_allows_it() {
         target: "/api/v1/query",
         authorization: vec![&bearer],
         content_type: Vec::new(),
+        undecodable_header: false,
     };
     let mut store = RefetchOnce {
         keys: jwks(),

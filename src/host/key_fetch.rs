@@ -295,9 +295,8 @@ impl KeyFetcher {
 }
 
 fn response_header(name: &str) -> Option<String> {
-    hostcalls::get_map_value(MapType::HttpCallResponseHeaders, name)
-        .ok()
-        .flatten()
+    let value = hostcalls::get_map_value_bytes(MapType::HttpCallResponseHeaders, name).ok()??;
+    String::from_utf8(value).ok()
 }
 
 fn dispatch_error(cluster: &str, status: Status) -> String {

@@ -11,14 +11,14 @@ use std::rc::Rc;
 
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext};
-use proxy_wasm::types::{Action, BufferType, MapType};
+use proxy_wasm::types::{Action, BufferType, MapType, Status};
 
 use super::clock::now_ms;
 use super::key_store::HostKeyStore;
 use super::root::{Shared, Waiter};
-use crate::pipeline::{check_body, decide, Decision, RequestHead};
+use crate::pipeline::{check_body, decide, Decision, Forward, RequestHead};
 use crate::reply::Refusal;
-use crate::rewrite::BodyCheck;
+use crate::rewrite::{BodyCheck, RewriteError};
 
 /// Where a request is on its way through the filter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,8 +38,22 @@ pub struct StreamState {
     target: String,
     authorization: Vec<String>,
     content_type: Vec<String>,
+    undecodable_header: bool,
     body_complete: bool,
     body_size: usize,
+}
+
+/// Appends an empty value and hands it out for filling in.
+trait PushDefault {
+    fn push_default(&mut self) -> &mut String;
+}
+
+impl PushDefault for Vec<String> {
+    fn push_default(&mut self) -> &mut String {
+        self.push(String::new());
+        let last = self.len() - 1;
+        &mut self[last]
+    }
 }
 
 pub type StreamRef = Rc<RefCell<StreamState>>;
@@ -59,22 +73,28 @@ impl StreamState {
             target: String::new(),
             authorization: Vec::new(),
             content_type: Vec::new(),
+            undecodable_header: false,
             body_complete: false,
             body_size: 0,
         }
     }
 
     fn read_headers(&mut self, end_of_stream: bool) {
-        // A header map that cannot be read leaves the request without
-        // credentials, which is refused.
-        let headers = hostcalls::get_map(MapType::HttpRequestHeaders).unwrap_or_default();
+        // Values are read as bytes: a header that is not UTF-8 must be
+        // refused, not crash the plugin. A header map that cannot be read
+        // leaves the request without credentials, which is refused.
+        let headers = hostcalls::get_map_bytes(MapType::HttpRequestHeaders).unwrap_or_default();
         for (name, value) in headers {
-            match name.as_str() {
-                ":method" => self.method = value,
-                ":path" => self.target = value,
-                "authorization" => self.authorization.push(value),
-                "content-type" => self.content_type.push(value),
-                _ => {}
+            let slot = match name.as_str() {
+                ":method" => &mut self.method,
+                ":path" => &mut self.target,
+                "authorization" => self.authorization.push_default(),
+                "content-type" => self.content_type.push_default(),
+                _ => continue,
+            };
+            match String::from_utf8(value) {
+                Ok(text) => *slot = text,
+                Err(_) => self.undecodable_header = true,
             }
         }
         self.body_complete = end_of_stream;
@@ -86,6 +106,7 @@ impl StreamState {
             target: &self.target,
             authorization: self.authorization.iter().map(String::as_str).collect(),
             content_type: self.content_type.iter().map(String::as_str).collect(),
+            undecodable_header: self.undecodable_header,
         }
     }
 }
@@ -128,24 +149,45 @@ pub fn decide_and_act(shared: &mut Shared, context_id: u32, stream: &StreamRef) 
             Step::Hold
         }
         Decision::Forward(forward) => {
-            let _ =
-                hostcalls::set_map_value(MapType::HttpRequestHeaders, ":path", Some(&forward.path));
-            for name in &forward.remove_headers {
-                let _ = hostcalls::set_map_value(MapType::HttpRequestHeaders, name, None);
+            if apply_rewrite(&forward).is_err() {
+                return refuse(&mut state, &config.realm, Refusal::RewriteFailed);
             }
-            // Envoy delivers no body to a filter whose headers are held
-            // (proxy-wasm's Pause is StopAllIteration), so the headers go on
-            // and the body is held in `on_http_request_body` until checked.
-            state.phase = match forward.body_check {
-                BodyCheck::Form if !state.body_complete => Phase::CheckingBody,
-                BodyCheck::Form | BodyCheck::None => Phase::Forwarded,
-            };
-            Step::Continue
+            match forward.body_check {
+                BodyCheck::Form if state.body_complete => check_whole_body(&mut state, &config),
+                // Envoy delivers no body to a filter whose headers are held
+                // (proxy-wasm's Pause is StopAllIteration), so the headers
+                // go on and the body is held until it is complete and checked.
+                BodyCheck::Form => {
+                    state.phase = Phase::CheckingBody;
+                    Step::Continue
+                }
+                BodyCheck::None => {
+                    state.phase = Phase::Forwarded;
+                    Step::Continue
+                }
+            }
         }
     }
 }
 
+/// Sets the new `:path` and removes the client's tenancy headers. Any
+/// failure means the request must not go on as it is.
+fn apply_rewrite(forward: &Forward) -> Result<(), Status> {
+    hostcalls::set_map_value(MapType::HttpRequestHeaders, ":path", Some(&forward.path))?;
+    for name in &forward.remove_headers {
+        hostcalls::set_map_value(MapType::HttpRequestHeaders, name, None)?;
+    }
+    Ok(())
+}
+
 fn check_whole_body(state: &mut StreamState, config: &crate::config::Config) -> Step {
+    if state.body_size > config.max_body_bytes {
+        return refuse(
+            state,
+            &config.realm,
+            Refusal::Request(RewriteError::BodyTooLarge),
+        );
+    }
     let body = hostcalls::get_buffer(BufferType::HttpRequestBody, 0, state.body_size)
         .ok()
         .flatten()
@@ -217,8 +259,11 @@ impl HttpContext for Stream {
                     return Action::Pause;
                 };
                 if body_size > config.max_body_bytes {
-                    let refusal = Refusal::Request(crate::rewrite::RewriteError::BodyTooLarge);
-                    refuse(&mut state, &config.realm, refusal);
+                    refuse(
+                        &mut state,
+                        &config.realm,
+                        Refusal::Request(RewriteError::BodyTooLarge),
+                    );
                     return Action::Pause;
                 }
                 if !end_of_stream {
@@ -231,6 +276,27 @@ impl HttpContext for Stream {
             }
             // Buffer the body until the decision is made (or forever, once
             // the request was answered locally).
+            Phase::Headers | Phase::AwaitingKeys | Phase::Replied => Action::Pause,
+        }
+    }
+
+    /// Trailers end a body without an end-of-stream data frame: the held
+    /// body is complete now and is checked before anything goes on.
+    fn on_http_request_trailers(&mut self, _num_trailers: usize) -> Action {
+        let mut state = self.state.borrow_mut();
+        state.body_complete = true;
+        match state.phase {
+            Phase::Forwarded => Action::Continue,
+            Phase::CheckingBody => {
+                let shared = self.shared.borrow();
+                let Some(config) = shared.config.clone() else {
+                    return Action::Pause;
+                };
+                match check_whole_body(&mut state, &config) {
+                    Step::Continue => Action::Continue,
+                    Step::Hold => Action::Pause,
+                }
+            }
             Phase::Headers | Phase::AwaitingKeys | Phase::Replied => Action::Pause,
         }
     }

@@ -24,6 +24,14 @@ pub fn body_check(content_types: &[&str]) -> Result<BodyCheck, RewriteError> {
         [one] => *one,
         _ => return Err(RewriteError::AmbiguousContentType),
     };
+    // Go lower-cases with Unicode rules (`İ` becomes `i`), so anything but
+    // printable ASCII could name a form to the backend and not to us.
+    if !content_type
+        .bytes()
+        .all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
+    {
+        return Err(RewriteError::InvalidContentType);
+    }
     let media_type = content_type
         .split(';')
         .next()
@@ -69,6 +77,17 @@ mod tests {
             body_check(&["text/plain", "text/plain"]),
             Err(RewriteError::AmbiguousContentType)
         );
+        for disguised in [
+            "appl\u{130}cation/x-www-form-urlencoded",
+            "mult\u{130}part/form-data; boundary=x",
+            "text/plain\n",
+        ] {
+            assert_eq!(
+                body_check(&[disguised]),
+                Err(RewriteError::InvalidContentType),
+                "{disguised:?}"
+            );
+        }
     }
 
     #[test]

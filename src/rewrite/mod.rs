@@ -37,6 +37,8 @@ pub enum RewriteError {
     InvalidFormBody,
     EnforcementInBody,
     BodyTooLarge,
+    UndecodableHeader,
+    InvalidContentType,
 }
 
 impl RewriteError {
@@ -56,6 +58,8 @@ impl RewriteError {
                 "form body must not carry extra_label or extra_filters; the gateway sets them"
             }
             RewriteError::BodyTooLarge => "request body is larger than the gateway buffers",
+            RewriteError::UndecodableHeader => "request method, path, Authorization or Content-Type is not UTF-8",
+            RewriteError::InvalidContentType => "Content-Type must be a plain ASCII media type",
         }
     }
 }

@@ -85,7 +85,10 @@ fn validate(raw: RawVmAccess) -> Result<VmAccess, TenancyError> {
     let labels_ok = raw
         .extra_labels
         .iter()
-        .all(|(name, value)| is_label_name(name) && is_printable(value));
+        // An empty value would match series without the label: a wider grant.
+        .all(|(name, value)| {
+            is_label_name(name) && !value.trim().is_empty() && is_printable(value)
+        });
     let filters_ok = raw
         .extra_filters
         .iter()
@@ -173,6 +176,8 @@ mod tests {
             json!({"tenant_id": {"account_id": "7"}}),
             json!({"extra_labels": {"bad-name": "x"}}),
             json!({"extra_labels": {"team": "a\nb"}}),
+            json!({"extra_labels": {"team": ""}}),
+            json!({"extra_labels": {"team": "  "}}),
             json!({"extra_labels": {"team": 1}}),
             json!({"extra_filters": [""]}),
             json!({"extra_filters": "{a=\"b\"}"}),
