@@ -322,18 +322,30 @@ fn compile_provider(index: usize, raw: RawProvider) -> Result<Provider, ConfigEr
         audiences: raw.audiences,
         algorithms,
         key_source,
-        cache_duration_s: positive(
+        cache_duration_s: bounded(
             &field("cache_duration_s"),
             raw.cache_duration_s,
             DEFAULT_CACHE_DURATION_S,
+            1..=WEEK_S,
         )?,
-        kid_refetch_interval_s: positive(
+        kid_refetch_interval_s: bounded(
             &field("kid_refetch_interval_s"),
             raw.kid_refetch_interval_s,
             DEFAULT_KID_REFETCH_INTERVAL_S,
+            1..=DAY_S,
         )?,
-        max_stale_s: raw.max_stale_s.unwrap_or(DEFAULT_MAX_STALE_S),
-        clock_skew_s: raw.clock_skew_s.unwrap_or(DEFAULT_CLOCK_SKEW_S),
+        max_stale_s: bounded(
+            &field("max_stale_s"),
+            raw.max_stale_s,
+            DEFAULT_MAX_STALE_S,
+            0..=WEEK_S,
+        )?,
+        clock_skew_s: bounded(
+            &field("clock_skew_s"),
+            raw.clock_skew_s,
+            DEFAULT_CLOCK_SKEW_S,
+            0..=MAX_CLOCK_SKEW_S,
+        )?,
     })
 }
 
@@ -458,6 +470,28 @@ fn require_cluster(field: &str, cluster: &str) -> Result<(), ConfigError> {
 
 fn url_error(field: String, uri: &str, error: UrlError) -> ConfigError {
     ConfigError::new(field, format!("{uri:?} is not usable: {error}"))
+}
+
+const DAY_S: u64 = 86_400;
+const WEEK_S: u64 = 7 * DAY_S;
+/// More skew than this would keep expired tokens alive for long.
+const MAX_CLOCK_SKEW_S: u64 = 600;
+
+fn bounded(
+    field: &str,
+    value: Option<u64>,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<u64, ConfigError> {
+    let value = value.unwrap_or(default);
+    if range.contains(&value) {
+        Ok(value)
+    } else {
+        Err(ConfigError::new(
+            field,
+            format!("must be between {} and {}", range.start(), range.end()),
+        ))
+    }
 }
 
 fn positive(field: &str, value: Option<u64>, default: u64) -> Result<u64, ConfigError> {
@@ -614,6 +648,20 @@ mod tests {
             (
                 MINIMAL.replace(r#""discovery": {"cluster": "idp"}"#, r#""clock_skew_s": 5"#),
                 "providers[0].discovery",
+            ),
+            (
+                MINIMAL.replace(
+                    r#""name": "demo","#,
+                    r#""name": "demo", "clock_skew_s": 3600,"#,
+                ),
+                "providers[0].clock_skew_s",
+            ),
+            (
+                MINIMAL.replace(
+                    r#""name": "demo","#,
+                    r#""name": "demo", "cache_duration_s": 0,"#,
+                ),
+                "providers[0].cache_duration_s",
             ),
             (
                 MINIMAL.replace(r#""providers": ["#, r#""realm": "a\"b", "providers": ["#),
