@@ -45,6 +45,22 @@ pub struct Provider {
     /// How long past their lifetime keys stay in use while refreshes fail.
     pub max_stale_s: u64,
     pub clock_skew_s: u64,
+    pub claims: ClaimRules,
+}
+
+/// What a token's claims must satisfy beyond `iss`, `aud` and time.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ClaimRules {
+    /// Refuse tokens without `exp` (the default).
+    pub require_exp: bool,
+    /// Longest accepted lifetime, `exp` minus `iat` (or `nbf`, or now).
+    pub max_lifetime_s: Option<u64>,
+    /// When not empty, `sub` must be one of these.
+    pub subjects: Vec<String>,
+    /// Claims that must be present.
+    pub required: Vec<String>,
+    /// Claims that must equal these JSON values exactly.
+    pub expected: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Where a provider's keys come from.
@@ -151,6 +167,16 @@ struct RawProvider {
     max_stale_s: Option<u64>,
     #[serde(default)]
     clock_skew_s: Option<u64>,
+    #[serde(default)]
+    require_exp: Option<bool>,
+    #[serde(default)]
+    max_lifetime_s: Option<u64>,
+    #[serde(default)]
+    subjects: Vec<String>,
+    #[serde(default)]
+    required_claims: Vec<String>,
+    #[serde(default)]
+    expected_claims: serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -346,6 +372,21 @@ fn compile_provider(index: usize, raw: RawProvider) -> Result<Provider, ConfigEr
             DEFAULT_CLOCK_SKEW_S,
             0..=MAX_CLOCK_SKEW_S,
         )?,
+        claims: ClaimRules {
+            require_exp: raw.require_exp.unwrap_or(true),
+            max_lifetime_s: match raw.max_lifetime_s {
+                Some(0) => {
+                    return Err(ConfigError::new(
+                        field("max_lifetime_s"),
+                        "must be greater than 0",
+                    ))
+                }
+                other => other,
+            },
+            subjects: raw.subjects,
+            required: raw.required_claims,
+            expected: raw.expected_claims,
+        },
     })
 }
 

@@ -62,11 +62,17 @@ fn jwks() -> KeySet {
 }
 
 fn config(backend: &str) -> Config {
-    let json = json!({
-        "providers": [{"name": "idp", "issuer": ISSUER, "audiences": ["metrics"],
-                       "discovery": {"cluster": "idp"}}],
-        "tenancy": {"backend": backend},
-    });
+    config_with(backend, json!({}))
+}
+
+/// The test provider with `settings` merged into it.
+fn config_with(backend: &str, settings: Value) -> Config {
+    let mut provider = json!({"name": "idp", "issuer": ISSUER, "audiences": ["metrics"],
+                              "discovery": {"cluster": "idp"}});
+    for (name, value) in settings.as_object().unwrap() {
+        provider[name] = value.clone();
+    }
+    let json = json!({"providers": [provider], "tenancy": {"backend": backend}});
     Config::from_json(json.to_string().as_bytes()).unwrap()
 }
 
@@ -453,5 +459,61 @@ fn cluster_backend_routes_to_the_tenant() {
     assert_eq!(
         forwarded_path(run(&config, "POST", "/api/v1/write", &[&bearer])),
         "/insert/42:1/prometheus/api/v1/write"
+    );
+}
+
+fn decide_with(config: &Config, token_claims: Value) -> Decision {
+    let bearer = format!("Bearer {}", mint("ES256", "p256", json!({}), token_claims));
+    run(config, "GET", "/api/v1/query?query=up", &[&bearer])
+}
+
+#[test]
+fn configured_claim_rules_are_enforced() {
+    let lenient = config_with("vm_single", json!({"require_exp": false}));
+    assert!(matches!(
+        decide_with(&lenient, claims(json!({"exp": null}))),
+        Decision::Forward(_)
+    ));
+    assert_eq!(
+        token_error(decide_with(&lenient, claims(json!({"iat": NOW + 120})))),
+        TokenError::IssuedInFuture
+    );
+
+    let short = config_with("vm_single", json!({"max_lifetime_s": 3600}));
+    let long_lived = claims(json!({"iat": NOW - 10, "exp": NOW + 3600}));
+    assert_eq!(
+        token_error(decide_with(&short, long_lived)),
+        TokenError::LifetimeTooLong
+    );
+    let fits = claims(json!({"iat": NOW - 10, "exp": NOW + 3000}));
+    assert!(matches!(decide_with(&short, fits), Decision::Forward(_)));
+
+    let strict = config_with(
+        "vm_single",
+        json!({"subjects": ["alice"], "required_claims": ["email"],
+               "expected_claims": {"email_verified": true, "groups": ["metrics"]}}),
+    );
+    let good = claims(json!({"email": "a@x", "email_verified": true, "groups": ["metrics"]}));
+    assert!(matches!(
+        decide_with(&strict, good.clone()),
+        Decision::Forward(_)
+    ));
+    let mut other_subject = good.clone();
+    other_subject["sub"] = json!("mallory");
+    assert_eq!(
+        token_error(decide_with(&strict, other_subject)),
+        TokenError::WrongSubject
+    );
+    let mut no_email = good.clone();
+    no_email.as_object_mut().unwrap().remove("email");
+    assert_eq!(
+        token_error(decide_with(&strict, no_email)),
+        TokenError::MissingRequiredClaim
+    );
+    let mut string_true = good;
+    string_true["email_verified"] = json!("true");
+    assert_eq!(
+        token_error(decide_with(&strict, string_true)),
+        TokenError::UnexpectedClaimValue
     );
 }

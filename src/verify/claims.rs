@@ -4,27 +4,70 @@
 use serde_json::{Map, Value};
 
 use super::TokenError;
-use crate::config::Provider;
+use crate::config::{ClaimRules, Provider};
 
-/// `exp` is required; `nbf` is honoured when present; both allow the
-/// provider's clock skew. `aud` must hold one of the provider's audiences.
+/// Time claims allow the provider's clock skew: `exp` (required unless
+/// configured otherwise), `nbf`, `iat` (not in the future), the maximum
+/// lifetime; then `aud`, `sub`, required and expected claims.
 pub fn check(
     claims: &Map<String, Value>,
     provider: &Provider,
     now_s: u64,
 ) -> Result<(), TokenError> {
-    let now = now_s as f64;
+    check_time(claims, provider, now_s as f64)?;
+    check_audience(claims.get("aud"), &provider.audiences)?;
+    check_rules(claims, &provider.claims)
+}
+
+fn check_time(
+    claims: &Map<String, Value>,
+    provider: &Provider,
+    now: f64,
+) -> Result<(), TokenError> {
     let skew = provider.clock_skew_s as f64;
-    let exp = numeric_date(claims, "exp")?.ok_or(TokenError::MissingExpiry)?;
-    if now >= exp + skew {
-        return Err(TokenError::Expired);
+    let exp = numeric_date(claims, "exp")?;
+    let nbf = numeric_date(claims, "nbf")?;
+    let iat = numeric_date(claims, "iat")?;
+    match exp {
+        Some(exp) if now >= exp + skew => return Err(TokenError::Expired),
+        None if provider.claims.require_exp => return Err(TokenError::MissingExpiry),
+        _ => {}
     }
-    if let Some(nbf) = numeric_date(claims, "nbf")? {
-        if now + skew < nbf {
-            return Err(TokenError::NotYetValid);
+    if nbf.is_some_and(|nbf| now + skew < nbf) {
+        return Err(TokenError::NotYetValid);
+    }
+    if iat.is_some_and(|iat| now + skew < iat) {
+        return Err(TokenError::IssuedInFuture);
+    }
+    if let Some(max_lifetime) = provider.claims.max_lifetime_s {
+        // A token without exp never ends, so it is too long-lived.
+        let exp = exp.ok_or(TokenError::LifetimeTooLong)?;
+        let start = iat.or(nbf).unwrap_or(now);
+        if exp - start > max_lifetime as f64 {
+            return Err(TokenError::LifetimeTooLong);
         }
     }
-    check_audience(claims.get("aud"), &provider.audiences)
+    Ok(())
+}
+
+fn check_rules(claims: &Map<String, Value>, rules: &ClaimRules) -> Result<(), TokenError> {
+    if !rules.subjects.is_empty() {
+        let sub = claims.get("sub").and_then(Value::as_str);
+        if !sub.is_some_and(|sub| rules.subjects.iter().any(|s| s == sub)) {
+            return Err(TokenError::WrongSubject);
+        }
+    }
+    if rules.required.iter().any(|name| !claims.contains_key(name)) {
+        return Err(TokenError::MissingRequiredClaim);
+    }
+    if rules
+        .expected
+        .iter()
+        .any(|(name, value)| claims.get(name) != Some(value))
+    {
+        return Err(TokenError::UnexpectedClaimValue);
+    }
+    Ok(())
 }
 
 fn numeric_date(

@@ -31,6 +31,11 @@ pub enum TokenError {
     Expired,
     NotYetValid,
     WrongAudience,
+    IssuedInFuture,
+    LifetimeTooLong,
+    WrongSubject,
+    MissingRequiredClaim,
+    UnexpectedClaimValue,
     InvalidClaim(&'static str),
 }
 
@@ -50,8 +55,14 @@ impl TokenError {
             TokenError::Expired => "token is expired",
             TokenError::NotYetValid => "token is not valid yet",
             TokenError::WrongAudience => "token audience is not accepted",
+            TokenError::IssuedInFuture => "token iat is in the future",
+            TokenError::LifetimeTooLong => "token lifetime is longer than allowed",
+            TokenError::WrongSubject => "token subject is not accepted",
+            TokenError::MissingRequiredClaim => "token lacks a required claim",
+            TokenError::UnexpectedClaimValue => "token claim does not have the expected value",
             TokenError::InvalidClaim("exp") => "token exp claim is not a number",
             TokenError::InvalidClaim("nbf") => "token nbf claim is not a number",
+            TokenError::InvalidClaim("iat") => "token iat claim is not a number",
             TokenError::InvalidClaim(_) => "token has an invalid claim",
         }
     }
