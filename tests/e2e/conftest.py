@@ -2,9 +2,14 @@
 
 Fixture API used by the tests:
   victoria_metrics        VictoriaMetrics single-node seeded with two tenants
-  idp                     demo IdP; idp.mint(claims, alg, kid) signs tokens
+  idp                     demo IdP; idp.mint(claims, alg, kid, private_key_pem) signs tokens
+  fresh_idp               a demo IdP of the test's own, with test controls:
+                          rotate(alg) -> (kid, private_key_pem), remove(kid),
+                          behave(mode, delay_s, cache_control, applies_to),
+                          jwks_fetches(), discovery_fetches()
   default_plugin_config   envoy.yaml's plugin configuration, issuer = idp
-  start_envoy(plugin_config, upstream_port, wait_ready=True) -> Envoy
+  start_envoy(plugin_config, upstream_port, wait_ready=True, idp_port=None, concurrency=2) -> Envoy
+                          idp_port: the IdP its demo_idp cluster reaches (default: idp)
   single_envoy            one shared Envoy in front of victoria_metrics
 """
 
@@ -63,6 +68,15 @@ def idp(work_dir):
 
 
 @pytest.fixture
+def fresh_idp(work_dir, tmp_path):
+    """Key state is changed by the test, so no other test may share this IdP."""
+    # The keys on disk never change (rotated keys live in memory): share them.
+    provider = harness.DemoIdp(work_dir / "fresh-idp-keys", tmp_path / "demo-idp.log", test_controls=True)
+    yield provider
+    provider.stop()
+
+
+@pytest.fixture
 def default_plugin_config(idp):
     return harness.plugin_config_trusting(idp.issuer)
 
@@ -81,12 +95,17 @@ def single_envoy(start_envoy, victoria_metrics, idp):
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
-    """On failure, attach the log of every Envoy alive during the failing phase."""
+    """On failure, attach the log of every Envoy alive during the failing phase
+    and of the test's own IdP."""
     outcome = yield
     report = outcome.get_result()
-    launcher = item.funcargs.get("start_envoy") if hasattr(item, "funcargs") else None
-    if not report.failed or launcher is None:
+    if not report.failed:
         return
-    for envoy in launcher.started:
+    funcargs = getattr(item, "funcargs", {})
+    launcher = funcargs.get("start_envoy")
+    for envoy in launcher.started if launcher else []:
         if envoy.stopped_at is None or envoy.stopped_at >= call.start:
             report.sections.append((f"Envoy log {envoy.log_path}", harness.tail(envoy.log_path)))
+    own_idp = funcargs.get("fresh_idp")
+    if own_idp is not None:
+        report.sections.append((f"demo IdP log {own_idp.log_path}", harness.tail(own_idp.log_path)))

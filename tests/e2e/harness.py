@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 import requests
@@ -150,24 +151,31 @@ class VictoriaMetrics(ManagedProcess):
             pytest.fail(f"VictoriaMetrics: {expr} did not return {count} series within {timeout}s", pytrace=False)
 
 
+class RotatedKey(NamedTuple):
+    """A signing key the demo IdP started publishing; unpacks as (kid, pem)."""
+
+    kid: str
+    private_key_pem: str
+
+
 class DemoIdp(ManagedProcess):
+    """The demo IdP; with test_controls its keys and answers can be changed."""
+
     name = "demo IdP"
 
-    def __init__(self, keys_dir, log_path):
+    def __init__(self, keys_dir, log_path, test_controls=False):
         self.port = free_port()
         self.issuer = f"http://127.0.0.1:{self.port}"
         self.keys_dir = Path(keys_dir)
-        super().__init__(
-            [
-                sys.executable,
-                str(TOOLS_DIR / "demo_idp.py"),
-                "--listen",
-                f"127.0.0.1:{self.port}",
-                "--keys-dir",
-                str(self.keys_dir),
-            ],
-            log_path,
-        )
+        argv = [
+            sys.executable,
+            str(TOOLS_DIR / "demo_idp.py"),
+            "--listen",
+            f"127.0.0.1:{self.port}",
+            "--keys-dir",
+            str(self.keys_dir),
+        ]
+        super().__init__(argv + (["--test-controls"] if test_controls else []), log_path)
         self.wait_for_url(f"{self.issuer}/.well-known/openid-configuration", timeout=20)
 
     def stats(self):
@@ -176,9 +184,35 @@ class DemoIdp(ManagedProcess):
     def jwks_fetches(self):
         return self.stats().get("/jwks.json", 0)
 
-    def mint(self, claims=None, alg="RS256", kid=None):
-        """A token signed with this IdP's keys, issued by this IdP."""
-        return mint_token.mint_token(claims, alg=alg, keys_dir=self.keys_dir, issuer=self.issuer, kid=kid)
+    def discovery_fetches(self):
+        return self.stats().get("/.well-known/openid-configuration", 0)
+
+    def mint(self, claims=None, alg="RS256", kid=None, private_key_pem=None):
+        """A token issued by this IdP, signed with its demo key for `alg`
+        or with `private_key_pem` (e.g. from rotate()) under `kid`."""
+        return mint_token.mint_token(
+            claims, alg=alg, keys_dir=self.keys_dir, issuer=self.issuer, kid=kid, private_key_pem=private_key_pem
+        )
+
+    def rotate(self, alg="RS256"):
+        """Publish a new key next to the current ones; returns RotatedKey(kid, private_key_pem)."""
+        answer = self._control("rotate", {"alg": alg})
+        return RotatedKey(answer["kid"], answer["private_key_pem"])
+
+    def remove(self, kid):
+        """Stop publishing the key `kid`."""
+        self._control("remove", {"kid": kid})
+
+    def behave(self, mode="normal", delay_s=0, cache_control=None, applies_to="all"):
+        """Set how discovery and JWKS are answered from now on (see demo_idp.py)."""
+        self._control(
+            "behaviour", {"mode": mode, "delay_s": delay_s, "cache_control": cache_control, "applies_to": applies_to}
+        )
+
+    def _control(self, action, document):
+        response = requests.post(f"{self.issuer}/control/{action}", json=document, timeout=10)
+        assert response.status_code == 200, f"demo IdP /control/{action}: {response.status_code} {response.text}"
+        return response.json()
 
 
 def wasm_path():
@@ -245,7 +279,7 @@ def patched_envoy_config(plugin_config, ports, wasm):
 class Envoy(ManagedProcess):
     name = "Envoy"
 
-    def __init__(self, config_path, log_path, ports):
+    def __init__(self, config_path, log_path, ports, concurrency=2):
         self.port = ports["listener"]
         self.admin_port = ports["admin"]
         self.url = f"http://127.0.0.1:{self.port}"
@@ -254,7 +288,19 @@ class Envoy(ManagedProcess):
         self.stopped_at = None
         envoy = Path(sys.executable).with_name("envoy")
         super().__init__(
-            [str(envoy), "-c", str(config_path), "--concurrency", "2", "--disable-hot-restart", "--log-level", "warn"],
+            [
+                str(envoy),
+                "-c",
+                str(config_path),
+                "--concurrency",
+                str(concurrency),
+                "--disable-hot-restart",
+                "--log-level",
+                "warn",
+                # The filter's info lines (keys loaded) explain a failing test.
+                "--component-log-level",
+                "wasm:info",
+            ],
             log_path,
         )
 
@@ -277,7 +323,8 @@ class EnvoyLauncher:
         self.idp_port = idp_port
         self.started = []
 
-    def __call__(self, plugin_config, upstream_port, wait_ready=True):
+    def __call__(self, plugin_config, upstream_port, wait_ready=True, idp_port=None, concurrency=2):
+        """Start an Envoy; `idp_port` points its demo_idp cluster at another IdP."""
         wasm = wasm_path()
         if not wasm.is_file():
             pytest.fail(
@@ -285,10 +332,15 @@ class EnvoyLauncher:
                 pytrace=False,
             )
         index = len(self.started) + 1
-        ports = {"admin": free_port(), "listener": free_port(), "upstream": upstream_port, "idp": self.idp_port}
+        ports = {
+            "admin": free_port(),
+            "listener": free_port(),
+            "upstream": upstream_port,
+            "idp": idp_port or self.idp_port,
+        }
         config_path = self.work_dir / f"envoy-{index}.yaml"
         config_path.write_text(yaml.safe_dump(patched_envoy_config(plugin_config, ports, wasm)))
-        envoy = Envoy(config_path, self.work_dir / f"envoy-{index}.log", ports)
+        envoy = Envoy(config_path, self.work_dir / f"envoy-{index}.log", ports, concurrency=concurrency)
         self.started.append(envoy)
         if wait_ready and not envoy.wait_ready():
             reason = f"exited with status {envoy.process.returncode}" if envoy.exited() else "never became ready"
