@@ -71,6 +71,8 @@ pub enum KeySource {
     Discovery {
         document: HttpTarget,
         jwks_cluster: String,
+        /// Overrides the `:authority` taken from the document's `jwks_uri`.
+        jwks_authority: Option<String>,
         timeout_ms: u64,
     },
     /// A JWKS URL fetched directly.
@@ -186,7 +188,11 @@ struct RawDiscovery {
     uri: Option<String>,
     cluster: String,
     #[serde(default)]
+    authority: Option<String>,
+    #[serde(default)]
     jwks_cluster: Option<String>,
+    #[serde(default)]
+    jwks_authority: Option<String>,
     #[serde(default)]
     timeout_ms: Option<u64>,
 }
@@ -196,6 +202,8 @@ struct RawDiscovery {
 struct RawRemoteJwks {
     uri: String,
     cluster: String,
+    #[serde(default)]
+    authority: Option<String>,
     #[serde(default)]
     timeout_ms: Option<u64>,
 }
@@ -427,13 +435,15 @@ fn compile_discovery(
         )
     });
     let document = HttpTarget::parse(&raw.cluster, &uri)
-        .map_err(|error| url_error(field("uri"), &uri, error))?;
+        .map_err(|error| url_error(field("uri"), &uri, error))?
+        .with_authority(authority(&field("authority"), raw.authority)?);
     require_cluster(&field("cluster"), &raw.cluster)?;
     let jwks_cluster = raw.jwks_cluster.unwrap_or_else(|| raw.cluster.clone());
     require_cluster(&field("jwks_cluster"), &jwks_cluster)?;
     Ok(KeySource::Discovery {
         document,
         jwks_cluster,
+        jwks_authority: authority(&field("jwks_authority"), raw.jwks_authority)?,
         timeout_ms: positive(
             &field("timeout_ms"),
             raw.timeout_ms,
@@ -446,7 +456,8 @@ fn compile_remote_jwks(index: usize, raw: RawRemoteJwks) -> Result<KeySource, Co
     let field = |name: &str| format!("providers[{index}].remote_jwks.{name}");
     require_cluster(&field("cluster"), &raw.cluster)?;
     let jwks = HttpTarget::parse(&raw.cluster, &raw.uri)
-        .map_err(|error| url_error(field("uri"), &raw.uri, error))?;
+        .map_err(|error| url_error(field("uri"), &raw.uri, error))?
+        .with_authority(authority(&field("authority"), raw.authority)?);
     Ok(KeySource::RemoteJwks {
         jwks,
         timeout_ms: positive(
@@ -499,6 +510,25 @@ fn path_prefix(field: &str, value: Option<String>, default: &str) -> Result<Stri
 
 fn is_path_prefix_byte(byte: u8) -> bool {
     byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-'
+}
+
+/// An `:authority` override: a host with an optional port.
+fn authority(field: &str, value: Option<String>) -> Result<Option<String>, ConfigError> {
+    match value {
+        Some(authority)
+            if authority.is_empty()
+                || !authority.bytes().all(|b| {
+                    b.is_ascii_alphanumeric()
+                        || matches!(b, b'.' | b'-' | b':' | b'[' | b']' | b'_')
+                }) =>
+        {
+            Err(ConfigError::new(
+                field,
+                "must be a host name with an optional port",
+            ))
+        }
+        other => Ok(other),
+    }
 }
 
 fn require_cluster(field: &str, cluster: &str) -> Result<(), ConfigError> {
@@ -595,6 +625,7 @@ mod tests {
                 document,
                 jwks_cluster,
                 timeout_ms,
+                ..
             } => {
                 assert_eq!(document.cluster, "idp");
                 assert_eq!(document.authority, "idp.example:9000");
@@ -604,6 +635,30 @@ mod tests {
             }
             other => panic!("unexpected key source {other:?}"),
         }
+    }
+
+    #[test]
+    fn authorities_can_be_set_for_each_fetch() {
+        let json = MINIMAL.replace(
+            r#""cluster": "idp""#,
+            r#""cluster": "idp", "authority": "login.example", "jwks_authority": "keys.example:8443""#,
+        );
+        let config = Config::from_json(json.as_bytes()).unwrap();
+        let KeySource::Discovery {
+            document,
+            jwks_authority,
+            ..
+        } = &config.providers[0].key_source
+        else {
+            panic!("discovery expected");
+        };
+        assert_eq!(document.authority, "login.example");
+        assert_eq!(jwks_authority.as_deref(), Some("keys.example:8443"));
+        let bad = MINIMAL.replace(
+            r#""cluster": "idp""#,
+            r#""cluster": "idp", "authority": "a/b""#,
+        );
+        assert_eq!(error_of(&bad).field, "providers[0].discovery.authority");
     }
 
     #[test]

@@ -199,11 +199,21 @@ impl KeyFetcher {
     }
 
     fn follow_discovery(&mut self, body: &[u8], now_ms: u64) {
-        let KeySource::Discovery { jwks_cluster, .. } = &self.provider.key_source else {
+        let KeySource::Discovery {
+            jwks_cluster,
+            jwks_authority,
+            ..
+        } = &self.provider.key_source
+        else {
             return;
         };
+        let jwks_authority = jwks_authority.clone();
         match jwks_target(body, &self.provider.issuer, jwks_cluster) {
-            Ok(target) => self.dispatch(&target, FetchStep::Jwks, now_ms),
+            Ok(target) => self.dispatch(
+                &target.with_authority(jwks_authority),
+                FetchStep::Jwks,
+                now_ms,
+            ),
             Err(error) => self.fail(&error.to_string(), now_ms),
         }
     }

@@ -73,6 +73,16 @@ impl HttpTarget {
     }
 }
 
+impl HttpTarget {
+    /// The same target with another `:authority`, when one is given.
+    pub fn with_authority(self, authority: Option<String>) -> HttpTarget {
+        match authority {
+            Some(authority) => HttpTarget { authority, ..self },
+            None => self,
+        }
+    }
+}
+
 fn strip_scheme(url: &str) -> Option<&str> {
     let (scheme, rest) = url.split_once("://")?;
     if scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https") {
