@@ -8,6 +8,14 @@ VENV        := .venv
 PYTHON      := $(VENV)/bin/python
 CLAIMS      ?= {}
 ALG         ?= RS256
+# OCI image of the filter (make oci / make push).
+OCI_DIR     := dist/oci
+OCI_TAG     ?= $(shell sed -n 's/^version = "\(.*\)"$$/\1/p' Cargo.toml | head -n 1)
+IMAGE_NAME  ?= tenantgate
+REGISTRY    ?=
+SKOPEO_FLAGS ?=
+# The release .wasm must stay at or under this (bytes, after wasm-opt).
+WASM_SIZE_LIMIT := 614400
 # apt-get needs root; use sudo when not root.
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Features Rust's wasm32-wasip1 output uses; binaryen 108 needs them named.
@@ -15,13 +23,15 @@ WASM_OPT_FLAGS := -Oz --strip-debug --strip-producers \
 	--enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
 	--enable-nontrapping-float-to-int --enable-multivalue --enable-reference-types
 
-.PHONY: help build run demo-token test lint unit e2e deps-rust deps-python deps-vm size clean
+.PHONY: help build run demo-token test lint unit e2e deps-rust deps-python deps-vm deps-oci size oci push clean
 
 help:
 	@echo "make run          start Envoy + tenantgate, VictoriaMetrics and a demo identity provider"
 	@echo "make demo-token   print a token the default configuration accepts (CLAIMS='{...}' ALG=ES256)"
 	@echo "make test         formatting, lints, unit tests and end-to-end tests in a real Envoy"
 	@echo "make build        build $(WASM)"
+	@echo "make size         print the size of $(WASM) and check it against the 600 KiB limit"
+	@echo "make oci          write the OCI image of the filter to $(OCI_DIR); make push REGISTRY=... pushes it"
 
 deps-rust:
 	@rustup target list --installed | grep -qx $(WASM_TARGET) || rustup target add $(WASM_TARGET)
@@ -50,7 +60,28 @@ build: deps-rust
 	fi
 	@echo "built $(WASM) ($$(stat -c %s $(WASM)) bytes)"
 
+deps-oci:
+	@command -v skopeo >/dev/null && command -v docker-registry >/dev/null || { $(SUDO) apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q skopeo docker-registry; }
+
 size: build
+	@command -v wasm-opt >/dev/null || { echo "make size needs wasm-opt (Debian package binaryen)" >&2; exit 1; }
+	@bytes=$$(stat -c %s $(WASM)); \
+	echo "$(WASM): $$bytes bytes ($$(( (bytes + 1023) / 1024 )) KiB; limit $$(( $(WASM_SIZE_LIMIT) / 1024 )) KiB)"; \
+	if [ $$bytes -gt $(WASM_SIZE_LIMIT) ]; then echo "$(WASM) is over the size limit" >&2; exit 1; fi
+
+oci: build
+	python3 tools/oci_image.py build $(WASM) --out $(OCI_DIR) --tag $(OCI_TAG)
+
+# Refuse before building anything when the destination is missing.
+ifneq ($(filter push,$(MAKECMDGOALS)),)
+ifeq ($(REGISTRY),)
+$(error usage: make push REGISTRY=registry.example.com/team [OCI_TAG=...] [SKOPEO_FLAGS=--dest-tls-verify=false])
+endif
+endif
+
+push: oci
+	python3 tools/oci_image.py push --layout $(OCI_DIR) --tag $(OCI_TAG) docker://$(REGISTRY)/$(IMAGE_NAME):$(OCI_TAG) -- $(SKOPEO_FLAGS)
 
 run: build deps-python deps-vm
 	tools/run-gateway.sh
@@ -66,7 +97,7 @@ lint: deps-rust
 unit:
 	cargo test
 
-e2e: build deps-python deps-vm
+e2e: build deps-python deps-vm deps-oci
 	$(VENV)/bin/pytest -q tests/e2e
 
 test: lint unit e2e
