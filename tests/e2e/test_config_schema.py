@@ -74,3 +74,24 @@ def test_schema_and_parser_refuse_the_same_mistakes(path, value, tmp_path):
     assert not VALIDATOR.is_valid(broken), "schema accepts it"
     assert not parser_accepts(broken, tmp_path), "parser accepts it"
     assert parser_accepts(config, tmp_path)
+
+
+def schema_fields(node, prefix=""):
+    """Dotted field names of the schema, as the README's reference writes them."""
+    node = SCHEMA["$defs"][node["$ref"].split("/")[-1]] if "$ref" in node else node
+    for name, child in node.get("properties", {}).items():
+        path = f"{prefix}{name}"
+        child = SCHEMA["$defs"][child["$ref"].split("/")[-1]] if "$ref" in child else child
+        if child.get("type") == "array" and "$ref" in child.get("items", {}):
+            yield path
+            yield from schema_fields(child["items"], f"{path}[].")
+        elif child.get("type") == "object" and "properties" in child:
+            yield from schema_fields(child, f"{path}.")
+        else:
+            yield path
+
+
+def test_readme_reference_lists_every_field():
+    readme = (REPO_ROOT / "README.md").read_text()
+    missing = [field for field in schema_fields(SCHEMA) if f"| `{field}` |" not in readme]
+    assert missing == [], f"README configuration reference lacks {missing}"

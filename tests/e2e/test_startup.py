@@ -35,3 +35,20 @@ def test_unreachable_keys_answer_503_after_the_wait(start_envoy, default_plugin_
         assert call(envoy.url, "GET", "/api/v1/query?query=up").status_code == 401
     finally:
         envoy.stop()
+
+
+def test_keys_from_a_jwks_url_without_discovery(start_envoy, default_plugin_config, victoria_metrics, idp):
+    config = dict(default_plugin_config)
+    provider = {key: value for key, value in config["providers"][0].items() if key != "discovery"}
+    provider["remote_jwks"] = {"uri": f"{idp.issuer}/jwks.json", "cluster": "demo_idp", "timeout_ms": 2000}
+    config["providers"] = [provider]
+    discovery_before = idp.stats().get("/.well-known/openid-configuration", 0)
+    envoy = start_envoy(config, victoria_metrics.port)
+    try:
+        for alg in ("RS256", "ES256"):
+            response = call(envoy.url, "GET", "/api/v1/query?query=demo_requests_total", token=idp.mint(alg=alg))
+            assert response.status_code == 200, response.text
+            assert tenants_in_result(response.json()) == {"team-a"}
+        assert idp.stats().get("/.well-known/openid-configuration", 0) == discovery_before
+    finally:
+        envoy.stop()
