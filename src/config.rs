@@ -22,12 +22,32 @@ pub const DEFAULT_MAX_TOKEN_BYTES: usize = 16 << 10;
 #[derive(Debug, Clone)]
 pub struct Config {
     pub realm: String,
+    pub token_sources: Vec<TokenSource>,
     pub providers: Vec<Provider>,
     pub tenancy: Tenancy,
     pub key_wait_timeout_ms: u64,
     pub max_body_bytes: usize,
     pub max_token_bytes: usize,
     pub forward_authorization: bool,
+}
+
+/// Where a request may carry its token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenSource {
+    /// `Authorization: Bearer <token>`.
+    AuthorizationBearer,
+    /// The password of `Authorization: Basic` (GEM, vmauth).
+    BasicPassword,
+    /// Another header (lower-case name), its value optionally after a
+    /// case-insensitive prefix.
+    Header {
+        name: String,
+        prefix: Option<String>,
+    },
+    /// A query parameter, removed before the request goes upstream.
+    Query { name: String },
+    /// A cookie, removed before the request goes upstream.
+    Cookie { name: String },
 }
 
 /// One identity provider whose tokens the filter accepts.
@@ -136,6 +156,8 @@ impl ConfigError {
 struct RawConfig {
     #[serde(default)]
     realm: Option<String>,
+    #[serde(default)]
+    token_sources: Option<Vec<RawTokenSource>>,
     providers: Vec<RawProvider>,
     tenancy: RawTenancy,
     #[serde(default)]
@@ -146,6 +168,24 @@ struct RawConfig {
     max_token_bytes: Option<usize>,
     #[serde(default)]
     forward_authorization: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+enum RawTokenSource {
+    AuthorizationBearer {},
+    BasicPassword {},
+    Header {
+        name: String,
+        #[serde(default)]
+        prefix: Option<String>,
+    },
+    Query {
+        name: String,
+    },
+    Cookie {
+        name: String,
+    },
 }
 
 #[derive(Deserialize)]
@@ -289,8 +329,13 @@ fn compile(raw: RawConfig) -> Result<Config, ConfigError> {
             "must be non-empty printable ASCII without `\"` or `\\`",
         ));
     }
+    let token_sources = match raw.token_sources {
+        None => vec![TokenSource::AuthorizationBearer],
+        Some(sources) => compile_token_sources(sources)?,
+    };
     let config = Config {
         realm,
+        token_sources,
         providers,
         tenancy: compile_tenancy(raw.tenancy)?,
         key_wait_timeout_ms: positive(
@@ -311,6 +356,71 @@ fn compile(raw: RawConfig) -> Result<Config, ConfigError> {
         forward_authorization: raw.forward_authorization,
     };
     Ok(config)
+}
+
+fn compile_token_sources(raw: Vec<RawTokenSource>) -> Result<Vec<TokenSource>, ConfigError> {
+    if raw.is_empty() {
+        return Err(ConfigError::new(
+            "token_sources",
+            "must list at least one source",
+        ));
+    }
+    let mut sources = Vec::with_capacity(raw.len());
+    for (index, source) in raw.into_iter().enumerate() {
+        let field = |name: &str| format!("token_sources[{index}].{name}");
+        let source = match source {
+            RawTokenSource::AuthorizationBearer {} => TokenSource::AuthorizationBearer,
+            RawTokenSource::BasicPassword {} => TokenSource::BasicPassword,
+            RawTokenSource::Header { name, prefix } => {
+                let name = name.to_ascii_lowercase();
+                if !is_header_name(&name) || matches!(name.as_str(), "authorization" | "cookie") {
+                    return Err(ConfigError::new(
+                        field("header.name"),
+                        "must be an HTTP header name other than authorization and cookie (use their own sources)",
+                    ));
+                }
+                if prefix
+                    .as_deref()
+                    .is_some_and(|p| p.is_empty() || !is_quotable(p))
+                {
+                    return Err(ConfigError::new(
+                        field("header.prefix"),
+                        "must be printable ASCII",
+                    ));
+                }
+                TokenSource::Header { name, prefix }
+            }
+            RawTokenSource::Query { name } if !name.is_empty() => TokenSource::Query { name },
+            RawTokenSource::Cookie { name } if is_header_name(&name) => {
+                TokenSource::Cookie { name }
+            }
+            RawTokenSource::Query { .. } => {
+                return Err(ConfigError::new(field("query.name"), "must not be empty"))
+            }
+            RawTokenSource::Cookie { .. } => {
+                return Err(ConfigError::new(
+                    field("cookie.name"),
+                    "must be a cookie name",
+                ))
+            }
+        };
+        if sources.contains(&source) {
+            return Err(ConfigError::new(
+                format!("token_sources[{index}]"),
+                "listed twice",
+            ));
+        }
+        sources.push(source);
+    }
+    Ok(sources)
+}
+
+/// RFC 9110 `token` characters.
+fn is_header_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 fn compile_provider(index: usize, raw: RawProvider) -> Result<Provider, ConfigError> {

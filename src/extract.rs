@@ -1,14 +1,24 @@
-//! Finding the token in the request: `Authorization: Bearer <token>`
-//! (RFC 6750 §2.1, scheme case-insensitive).
+//! Finding the token in the request, from the configured sources:
+//! `Authorization: Bearer` (RFC 6750 §2.1, scheme case-insensitive), another
+//! header with or without a prefix, the password of HTTP Basic auth, a query
+//! parameter or a cookie. A request that carries tokens in two places, or
+//! two copies in one place, is refused: which one counts would otherwise
+//! depend on the server.
+
+use std::borrow::Cow;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+
+use crate::config::TokenSource;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ExtractError {
-    /// No bearer credentials at all.
+    /// No credentials in any configured source.
     Missing,
-    /// More than one `Authorization` header: which one counts would depend
-    /// on the server, so none does.
+    /// Credentials in more than one place.
     Ambiguous,
-    /// A `Bearer` header whose value is not a token.
+    /// A source that holds something that is not a token.
     Malformed,
 }
 
@@ -16,29 +26,139 @@ impl ExtractError {
     pub fn description(self) -> &'static str {
         match self {
             ExtractError::Missing => "bearer token required",
-            ExtractError::Ambiguous => "request has more than one Authorization header",
-            ExtractError::Malformed => "Authorization header does not hold a bearer token",
+            ExtractError::Ambiguous => {
+                "request carries more than one token or Authorization header"
+            }
+            ExtractError::Malformed => "credentials do not hold a bearer token",
         }
     }
 }
 
-/// The token from the values of all `Authorization` headers of a request.
-pub fn bearer_token<'a>(authorization: &[&'a str]) -> Result<&'a str, ExtractError> {
-    let value = match authorization {
-        [] => return Err(ExtractError::Missing),
-        [one] => one.trim(),
-        _ => return Err(ExtractError::Ambiguous),
-    };
-    let (scheme, credentials) = value.split_once(' ').unwrap_or((value, ""));
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(ExtractError::Missing);
+/// The request parts tokens can come from.
+pub struct Credentials<'a> {
+    /// Every header, names in lower case.
+    pub headers: &'a [(&'a str, &'a str)],
+    /// The decoded query parameters.
+    pub query: &'a [(Cow<'a, str>, Cow<'a, str>)],
+}
+
+/// A token and the source it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Extracted<'a> {
+    pub token: Cow<'a, str>,
+    pub source: &'a TokenSource,
+}
+
+pub fn extract<'a>(
+    sources: &'a [TokenSource],
+    request: &Credentials<'a>,
+) -> Result<Extracted<'a>, ExtractError> {
+    let mut found: Option<Extracted<'a>> = None;
+    for source in sources {
+        let Some(token) = from_source(source, request)? else {
+            continue;
+        };
+        if found.is_some() {
+            return Err(ExtractError::Ambiguous);
+        }
+        if !is_b64token(&token) {
+            return Err(ExtractError::Malformed);
+        }
+        found = Some(Extracted { token, source });
     }
-    let token = credentials.trim_start_matches(' ');
-    if is_b64token(token) {
-        Ok(token)
-    } else {
-        Err(ExtractError::Malformed)
+    found.ok_or(ExtractError::Missing)
+}
+
+fn from_source<'a>(
+    source: &TokenSource,
+    request: &Credentials<'a>,
+) -> Result<Option<Cow<'a, str>>, ExtractError> {
+    match source {
+        TokenSource::AuthorizationBearer => Ok(authorization(request)?
+            .and_then(|value| strip_scheme(value, "bearer"))
+            .map(Cow::Borrowed)),
+        TokenSource::BasicPassword => {
+            match authorization(request)?.and_then(|value| strip_scheme(value, "basic")) {
+                Some(credentials) => {
+                    basic_password(credentials).map(|password| Some(Cow::Owned(password)))
+                }
+                None => Ok(None),
+            }
+        }
+        TokenSource::Header { name, prefix } => {
+            let Some(value) = single(header_values(request, name))? else {
+                return Ok(None);
+            };
+            match prefix {
+                None => Ok(Some(Cow::Borrowed(value.trim()))),
+                Some(prefix) => strip_prefix_ignore_case(value.trim(), prefix)
+                    .map(|token| Some(Cow::Borrowed(token.trim_start())))
+                    .ok_or(ExtractError::Malformed),
+            }
+        }
+        TokenSource::Query { name } => Ok(single(
+            request
+                .query
+                .iter()
+                .filter(|(key, _)| key == name)
+                .map(|(_, value)| value.clone()),
+        )?),
+        TokenSource::Cookie { name } => Ok(single(
+            header_values(request, "cookie")
+                .flat_map(|header| header.split(';'))
+                .filter_map(|pair| pair.trim().split_once('='))
+                .filter(|(key, _)| key == name)
+                .map(|(_, value)| Cow::Borrowed(value.trim_matches('"'))),
+        )?),
     }
+}
+
+fn header_values<'a, 'n>(
+    request: &'n Credentials<'a>,
+    name: &'n str,
+) -> impl Iterator<Item = &'a str> + 'n {
+    request
+        .headers
+        .iter()
+        .filter(move |(header, _)| *header == name)
+        .map(|(_, value)| *value)
+}
+
+fn authorization<'a>(request: &Credentials<'a>) -> Result<Option<&'a str>, ExtractError> {
+    single(header_values(request, "authorization"))
+}
+
+/// At most one value; two are ambiguous.
+fn single<T>(mut values: impl Iterator<Item = T>) -> Result<Option<T>, ExtractError> {
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(ExtractError::Ambiguous);
+    }
+    Ok(first)
+}
+
+fn strip_scheme<'a>(value: &'a str, scheme: &str) -> Option<&'a str> {
+    let value = value.trim();
+    let (found, rest) = value.split_once(' ').unwrap_or((value, ""));
+    found
+        .eq_ignore_ascii_case(scheme)
+        .then(|| rest.trim_start_matches(' '))
+}
+
+fn strip_prefix_ignore_case<'a>(value: &'a str, prefix: &str) -> Option<&'a str> {
+    let head = value.get(..prefix.len())?;
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &value[prefix.len()..])
+}
+
+/// GEM and vmauth accept the token as the password of Basic auth.
+fn basic_password(credentials: &str) -> Result<String, ExtractError> {
+    let decoded = STANDARD
+        .decode(credentials.trim())
+        .map_err(|_| ExtractError::Malformed)?;
+    let text = String::from_utf8(decoded).map_err(|_| ExtractError::Malformed)?;
+    let (_, password) = text.split_once(':').ok_or(ExtractError::Malformed)?;
+    Ok(password.to_string())
 }
 
 /// RFC 6750 `b64token`: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`
@@ -54,26 +174,117 @@ fn is_b64token(token: &str) -> bool {
 mod tests {
     use super::*;
 
+    fn bearer_only() -> Vec<TokenSource> {
+        vec![TokenSource::AuthorizationBearer]
+    }
+
+    fn run<'a>(
+        sources: &'a [TokenSource],
+        headers: &'a [(&'a str, &'a str)],
+        query: &'a [(Cow<'a, str>, Cow<'a, str>)],
+    ) -> Result<String, ExtractError> {
+        extract(sources, &Credentials { headers, query }).map(|found| found.token.into_owned())
+    }
+
     #[test]
     fn reads_bearer_in_any_case() {
-        assert_eq!(bearer_token(&["Bearer a.b.c"]), Ok("a.b.c"));
-        assert_eq!(bearer_token(&["bearer  a.b.c "]), Ok("a.b.c"));
-        assert_eq!(bearer_token(&["BEARER a.b.c"]), Ok("a.b.c"));
+        let sources = bearer_only();
+        for value in ["Bearer a.b.c", "bearer  a.b.c ", "BEARER a.b.c"] {
+            assert_eq!(
+                run(&sources, &[("authorization", value)], &[]),
+                Ok("a.b.c".into())
+            );
+        }
     }
 
     #[test]
     fn refuses_missing_ambiguous_and_malformed() {
-        assert_eq!(bearer_token(&[]), Err(ExtractError::Missing));
+        let sources = bearer_only();
+        assert_eq!(run(&sources, &[], &[]), Err(ExtractError::Missing));
         assert_eq!(
-            bearer_token(&["Basic dXNlcjpwYXNz"]),
+            run(&sources, &[("authorization", "Basic dXNlcjpwYXNz")], &[]),
             Err(ExtractError::Missing)
         );
-        assert_eq!(bearer_token(&["Bearer"]), Err(ExtractError::Malformed));
-        assert_eq!(bearer_token(&["Bearer a b"]), Err(ExtractError::Malformed));
-        assert_eq!(bearer_token(&["Bearer a\"b"]), Err(ExtractError::Malformed));
         assert_eq!(
-            bearer_token(&["Bearer a.b.c", "Bearer d.e.f"]),
+            run(&sources, &[("authorization", "Bearer")], &[]),
+            Err(ExtractError::Malformed)
+        );
+        assert_eq!(
+            run(&sources, &[("authorization", "Bearer a b")], &[]),
+            Err(ExtractError::Malformed)
+        );
+        assert_eq!(
+            run(&sources, &[("authorization", "Bearer a\"b")], &[]),
+            Err(ExtractError::Malformed)
+        );
+        let twice = [
+            ("authorization", "Bearer a.b.c"),
+            ("authorization", "Bearer d.e.f"),
+        ];
+        assert_eq!(run(&sources, &twice, &[]), Err(ExtractError::Ambiguous));
+    }
+
+    #[test]
+    fn reads_every_configured_source() {
+        let header = [TokenSource::Header {
+            name: "x-jwt-assertion".into(),
+            prefix: None,
+        }];
+        assert_eq!(
+            run(&header, &[("x-jwt-assertion", "a.b.c")], &[]),
+            Ok("a.b.c".into())
+        );
+        let prefixed = [TokenSource::Header {
+            name: "x-auth".into(),
+            prefix: Some("Token ".into()),
+        }];
+        assert_eq!(
+            run(&prefixed, &[("x-auth", "token a.b.c")], &[]),
+            Ok("a.b.c".into())
+        );
+        assert_eq!(
+            run(&prefixed, &[("x-auth", "a.b.c")], &[]),
+            Err(ExtractError::Malformed)
+        );
+        let basic = [TokenSource::BasicPassword];
+        // "tenant:a.b.c"
+        assert_eq!(
+            run(&basic, &[("authorization", "Basic dGVuYW50OmEuYi5j")], &[]),
+            Ok("a.b.c".into())
+        );
+        let query = [TokenSource::Query {
+            name: "auth_token".into(),
+        }];
+        let params = [(Cow::from("auth_token"), Cow::from("a.b.c"))];
+        assert_eq!(run(&query, &[], &params), Ok("a.b.c".into()));
+        let cookie = [TokenSource::Cookie { name: "jwt".into() }];
+        assert_eq!(
+            run(&cookie, &[("cookie", "theme=dark; jwt=a.b.c")], &[]),
+            Ok("a.b.c".into())
+        );
+        assert_eq!(
+            run(
+                &cookie,
+                &[("cookie", "jwt=a.b.c"), ("cookie", "jwt=d.e.f")],
+                &[]
+            ),
             Err(ExtractError::Ambiguous)
         );
+    }
+
+    #[test]
+    fn tokens_in_two_sources_are_ambiguous() {
+        let sources = [
+            TokenSource::AuthorizationBearer,
+            TokenSource::Query {
+                name: "auth_token".into(),
+            },
+        ];
+        let params = [(Cow::from("auth_token"), Cow::from("d.e.f"))];
+        assert_eq!(
+            run(&sources, &[("authorization", "Bearer a.b.c")], &params),
+            Err(ExtractError::Ambiguous)
+        );
+        assert_eq!(run(&sources, &[], &params), Ok("d.e.f".into()));
     }
 }

@@ -2,8 +2,10 @@
 //! in the request head, the keys it has and the time, and gets back what to
 //! do. The order puts cheap refusals first and signature work last.
 
-use crate::config::Config;
-use crate::extract::bearer_token;
+use std::borrow::Cow;
+
+use crate::config::{Config, TokenSource};
+use crate::extract::{extract, Credentials};
 use crate::keys::KeySet;
 use crate::reply::Refusal;
 use crate::rewrite::{self, body_check, BodyCheck, TENANT_HEADERS};
@@ -16,12 +18,20 @@ pub struct RequestHead<'a> {
     pub method: &'a str,
     /// `:path`, with the query.
     pub target: &'a str,
-    /// Values of every `Authorization` header.
-    pub authorization: Vec<&'a str>,
-    /// Values of every `Content-Type` header.
-    pub content_type: Vec<&'a str>,
-    /// One of the headers above was not valid UTF-8.
-    pub undecodable_header: bool,
+    /// Every header but the pseudo-headers, names in lower case.
+    pub headers: Vec<(&'a str, &'a str)>,
+    /// Names of headers whose values were not UTF-8 (left out of `headers`).
+    pub undecodable: Vec<&'a str>,
+}
+
+impl<'a> RequestHead<'a> {
+    pub fn values(&self, name: &str) -> Vec<&'a str> {
+        self.headers
+            .iter()
+            .filter(|(header, _)| *header == name)
+            .map(|(_, value)| *value)
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,7 +72,9 @@ impl KeyStore for StaticKeys<'_> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Forward {
     pub path: String,
-    pub remove_headers: Vec<&'static str>,
+    pub remove_headers: Vec<String>,
+    /// Headers replaced with a new value (the cookie header without the token).
+    pub set_headers: Vec<(&'static str, String)>,
     pub body_check: BodyCheck,
 }
 
@@ -85,11 +97,21 @@ fn decide_inner(
     keys: &mut impl KeyStore,
     now_s: u64,
 ) -> Result<Decision, Refusal> {
-    if head.undecodable_header {
+    if head
+        .undecodable
+        .iter()
+        .any(|name| is_read_header(config, name))
+    {
         return Err(Refusal::Request(rewrite::RewriteError::UndecodableHeader));
     }
-    let raw_token = bearer_token(&head.authorization).map_err(Refusal::Credentials)?;
-    let token = token::parse(raw_token, config.max_token_bytes).map_err(Refusal::InvalidToken)?;
+    let query = token_query(config, head.target);
+    let credentials = Credentials {
+        headers: &head.headers,
+        query: &query,
+    };
+    let extracted = extract(&config.token_sources, &credentials).map_err(Refusal::Credentials)?;
+    let token =
+        token::parse(&extracted.token, config.max_token_bytes).map_err(Refusal::InvalidToken)?;
     let (index, provider) =
         verify::provider_for(&token, &config.providers).map_err(Refusal::InvalidToken)?;
     let verified = match keys.key_set(index) {
@@ -111,22 +133,68 @@ fn decide_inner(
         other => other.map_err(Refusal::InvalidToken)?,
     }
 
-    let route = rewrite::route(head.method, head.target).map_err(Refusal::Request)?;
+    let mut route = rewrite::route(head.method, head.target).map_err(Refusal::Request)?;
     let access = VmAccess::from_claim(token.claims.get(&config.tenancy.claim))
         .map_err(Refusal::Forbidden)?;
     let enforcement = enforce(&access, &config.tenancy.backend, route.endpoint.operation)
         .map_err(Refusal::Forbidden)?;
-    let body_check = body_check(&head.content_type).map_err(Refusal::Request)?;
+    let body_check = body_check(&head.values("content-type")).map_err(Refusal::Request)?;
 
-    let mut remove_headers = TENANT_HEADERS.to_vec();
+    let mut remove_headers: Vec<String> =
+        TENANT_HEADERS.iter().map(|name| name.to_string()).collect();
+    let mut set_headers = Vec::new();
     if !config.forward_authorization {
-        remove_headers.push("authorization");
+        remove_headers.push("authorization".into());
+        match extracted.source {
+            TokenSource::Header { name, .. } => remove_headers.push(name.clone()),
+            TokenSource::Query { name } => route.token_param = Some(name),
+            TokenSource::Cookie { name } => match cookies_without(&head.values("cookie"), name) {
+                Some(rest) => set_headers.push(("cookie", rest)),
+                None => remove_headers.push("cookie".into()),
+            },
+            TokenSource::AuthorizationBearer | TokenSource::BasicPassword => {}
+        }
     }
     Ok(Decision::Forward(Forward {
         path: rewrite::rewritten_path(&route, &enforcement, &config.tenancy.backend),
         remove_headers,
+        set_headers,
         body_check,
     }))
+}
+
+/// Headers the decision reads; one that is not UTF-8 is refused.
+fn is_read_header(config: &Config, name: &str) -> bool {
+    matches!(
+        name,
+        ":method" | ":path" | "authorization" | "content-type" | "cookie"
+    ) || config
+        .token_sources
+        .iter()
+        .any(|source| matches!(source, TokenSource::Header { name: header, .. } if header == name))
+}
+
+/// The decoded query, only when a token may come in it.
+fn token_query<'a>(config: &Config, target: &'a str) -> Vec<(Cow<'a, str>, Cow<'a, str>)> {
+    let wanted = config
+        .token_sources
+        .iter()
+        .any(|source| matches!(source, TokenSource::Query { .. }));
+    match target.split_once('?') {
+        Some((_, query)) if wanted => form_urlencoded::parse(query.as_bytes()).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The cookie header without the named cookie; `None` when nothing is left.
+fn cookies_without(headers: &[&str], name: &str) -> Option<String> {
+    let kept: Vec<&str> = headers
+        .iter()
+        .flat_map(|header| header.split(';'))
+        .map(str::trim)
+        .filter(|pair| !pair.is_empty() && pair.split_once('=').is_none_or(|(key, _)| key != name))
+        .collect();
+    (!kept.is_empty()).then(|| kept.join("; "))
 }
 
 /// Decides about a complete form body held back by [`BodyCheck::Form`].

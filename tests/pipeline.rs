@@ -134,9 +134,11 @@ fn run(config: &Config, method: &str, target: &str, authorization: &[&str]) -> D
     let head = RequestHead {
         method,
         target,
-        authorization: authorization.to_vec(),
-        content_type: Vec::new(),
-        undecodable_header: false,
+        headers: authorization
+            .iter()
+            .map(|value| ("authorization", *value))
+            .collect(),
+        undecodable: Vec::new(),
     };
     decide(config, &head, &mut StaticKeys(vec![Some(&keys)]), NOW)
 }
@@ -197,7 +199,10 @@ fn forwarded_request_loses_client_tenancy_headers_and_authorization() {
         "x-prom-label-policy",
         "thanos-tenant",
     ] {
-        assert!(forward.remove_headers.contains(&header), "{header}");
+        assert!(
+            forward.remove_headers.iter().any(|name| name == header),
+            "{header}"
+        );
     }
     assert_eq!(forward.body_check, BodyCheck::None);
 }
@@ -342,9 +347,8 @@ fn requests_wait_while_keys_load() {
     let head = RequestHead {
         method: "GET",
         target: "/api/v1/query",
-        authorization: vec![&bearer],
-        content_type: Vec::new(),
-        undecodable_header: false,
+        headers: vec![("authorization", bearer.as_str())],
+        undecodable: Vec::new(),
     };
     assert_eq!(
         decide(&config, &head, &mut StaticKeys(vec![None]), NOW),
@@ -383,9 +387,8 @@ fn unknown_kid_waits_for_a_refetch_when_the_host_allows_it() {
     let head = RequestHead {
         method: "GET",
         target: "/api/v1/query",
-        authorization: vec![&bearer],
-        content_type: Vec::new(),
-        undecodable_header: false,
+        headers: vec![("authorization", bearer.as_str())],
+        undecodable: Vec::new(),
     };
     let mut store = RefetchOnce {
         keys: jwks(),
@@ -408,7 +411,7 @@ fn unknown_kid_waits_for_a_refetch_when_the_host_allows_it() {
         mint("ES256", "p256", json!({}), claims(json!({})))
     );
     let head = RequestHead {
-        authorization: vec![&known],
+        headers: vec![("authorization", known.as_str())],
         ..head
     };
     assert!(matches!(
@@ -515,5 +518,79 @@ fn configured_claim_rules_are_enforced() {
     assert_eq!(
         token_error(decide_with(&strict, string_true)),
         TokenError::UnexpectedClaimValue
+    );
+}
+
+fn with_sources(sources: Value) -> Config {
+    let json = json!({
+        "token_sources": sources,
+        "providers": [{"name": "idp", "issuer": ISSUER, "audiences": ["metrics"],
+                       "discovery": {"cluster": "idp"}}],
+        "tenancy": {"backend": "vm_single"},
+    });
+    Config::from_json(json.to_string().as_bytes()).unwrap()
+}
+
+fn decide_head(config: &Config, target: &str, headers: Vec<(&str, &str)>) -> Decision {
+    let keys = jwks();
+    let head = RequestHead {
+        method: "GET",
+        target,
+        headers,
+        undecodable: Vec::new(),
+    };
+    decide(config, &head, &mut StaticKeys(vec![Some(&keys)]), NOW)
+}
+
+#[test]
+fn tokens_come_from_the_configured_sources_and_do_not_go_upstream() {
+    let token = mint("ES256", "p256", json!({}), claims(json!({})));
+    let config = with_sources(json!([
+        {"authorization_bearer": {}},
+        {"header": {"name": "X-JWT-Assertion"}},
+        {"query": {"name": "auth_token"}},
+        {"cookie": {"name": "jwt"}},
+    ]));
+
+    let Decision::Forward(by_header) =
+        decide_head(&config, "/api/v1/query", vec![("x-jwt-assertion", &token)])
+    else {
+        panic!("header token refused");
+    };
+    assert!(by_header
+        .remove_headers
+        .iter()
+        .any(|name| name == "x-jwt-assertion"));
+
+    let target = format!("/api/v1/query?query=up&auth_token={token}");
+    let Decision::Forward(by_query) = decide_head(&config, &target, vec![]) else {
+        panic!("query token refused");
+    };
+    assert_eq!(
+        by_query.path,
+        "/api/v1/query?query=up&extra_label=tenant%3Dteam-a"
+    );
+
+    let cookies = format!("theme=dark; jwt={token}; lang=en");
+    let Decision::Forward(by_cookie) =
+        decide_head(&config, "/api/v1/query", vec![("cookie", &cookies)])
+    else {
+        panic!("cookie token refused");
+    };
+    assert_eq!(
+        by_cookie.set_headers,
+        [("cookie", "theme=dark; lang=en".to_string())]
+    );
+
+    let bearer = format!("Bearer {token}");
+    assert_eq!(
+        decide_head(&config, &target, vec![("authorization", &bearer)]),
+        Decision::Refuse(Refusal::Credentials(ExtractError::Ambiguous))
+    );
+    // Only configured sources count.
+    let bearer_only = config_with("vm_single", json!({}));
+    assert_eq!(
+        decide_head(&bearer_only, &target, vec![]),
+        Decision::Refuse(Refusal::Credentials(ExtractError::Missing))
     );
 }

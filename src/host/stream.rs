@@ -36,24 +36,10 @@ pub struct StreamState {
     pub phase: Phase,
     method: String,
     target: String,
-    authorization: Vec<String>,
-    content_type: Vec<String>,
-    undecodable_header: bool,
+    headers: Vec<(String, String)>,
+    undecodable: Vec<String>,
     body_complete: bool,
     body_size: usize,
-}
-
-/// Appends an empty value and hands it out for filling in.
-trait PushDefault {
-    fn push_default(&mut self) -> &mut String;
-}
-
-impl PushDefault for Vec<String> {
-    fn push_default(&mut self) -> &mut String {
-        self.push(String::new());
-        let last = self.len() - 1;
-        &mut self[last]
-    }
 }
 
 pub type StreamRef = Rc<RefCell<StreamState>>;
@@ -71,9 +57,8 @@ impl StreamState {
             phase: Phase::Headers,
             method: String::new(),
             target: String::new(),
-            authorization: Vec::new(),
-            content_type: Vec::new(),
-            undecodable_header: false,
+            headers: Vec::new(),
+            undecodable: Vec::new(),
             body_complete: false,
             body_size: 0,
         }
@@ -85,16 +70,13 @@ impl StreamState {
         // leaves the request without credentials, which is refused.
         let headers = hostcalls::get_map_bytes(MapType::HttpRequestHeaders).unwrap_or_default();
         for (name, value) in headers {
-            let slot = match name.as_str() {
-                ":method" => &mut self.method,
-                ":path" => &mut self.target,
-                "authorization" => self.authorization.push_default(),
-                "content-type" => self.content_type.push_default(),
-                _ => continue,
-            };
-            match String::from_utf8(value) {
-                Ok(text) => *slot = text,
-                Err(_) => self.undecodable_header = true,
+            match (name.as_str(), String::from_utf8(value)) {
+                (":method", Ok(value)) => self.method = value,
+                (":path", Ok(value)) => self.target = value,
+                (":method" | ":path", Err(_)) => self.undecodable.push(name),
+                (pseudo, _) if pseudo.starts_with(':') => {}
+                (_, Ok(value)) => self.headers.push((name, value)),
+                (_, Err(_)) => self.undecodable.push(name),
             }
         }
         self.body_complete = end_of_stream;
@@ -104,9 +86,12 @@ impl StreamState {
         RequestHead {
             method: &self.method,
             target: &self.target,
-            authorization: self.authorization.iter().map(String::as_str).collect(),
-            content_type: self.content_type.iter().map(String::as_str).collect(),
-            undecodable_header: self.undecodable_header,
+            headers: self
+                .headers
+                .iter()
+                .map(|(n, v)| (n.as_str(), v.as_str()))
+                .collect(),
+            undecodable: self.undecodable.iter().map(String::as_str).collect(),
         }
     }
 }
@@ -176,6 +161,9 @@ fn apply_rewrite(forward: &Forward) -> Result<(), Status> {
     hostcalls::set_map_value(MapType::HttpRequestHeaders, ":path", Some(&forward.path))?;
     for name in &forward.remove_headers {
         hostcalls::set_map_value(MapType::HttpRequestHeaders, name, None)?;
+    }
+    for (name, value) in &forward.set_headers {
+        hostcalls::set_map_value(MapType::HttpRequestHeaders, name, Some(value))?;
     }
     Ok(())
 }

@@ -77,6 +77,8 @@ impl std::error::Error for RewriteError {}
 pub struct Route<'a> {
     pub target: Target<'a>,
     pub endpoint: Endpoint<'a>,
+    /// The query parameter the token came in, if any; never forwarded.
+    pub token_param: Option<&'a str>,
 }
 
 /// Checks the target and finds the endpoint; refuses what is not allowed.
@@ -86,7 +88,11 @@ pub fn route<'a>(method: &str, raw_target: &'a str) -> Result<Route<'a>, Rewrite
     if !endpoints::method_allowed(method, endpoint.operation) {
         return Err(RewriteError::MethodNotAllowed);
     }
-    Ok(Route { target, endpoint })
+    Ok(Route {
+        target,
+        endpoint,
+        token_param: None,
+    })
 }
 
 /// The `:path` the backend receives.
@@ -110,7 +116,7 @@ pub fn rewritten_path(route: &Route<'_>, enforcement: &Enforcement, backend: &Ba
         }
         _ => route.target.path.to_string(),
     };
-    let query = query::rewrite_query(route.target.query, enforcement);
+    let query = query::rewrite_query(route.target.query, enforcement, route.token_param);
     if query.is_empty() {
         path
     } else {

@@ -14,10 +14,15 @@ pub fn is_enforcement_key(key: &str) -> bool {
 }
 
 /// The new query string (without `?`), empty when there is nothing to send.
-pub fn rewrite_query(query: Option<&str>, enforcement: &Enforcement) -> String {
+/// `token_param` is the parameter the token came in, which is dropped too.
+pub fn rewrite_query(
+    query: Option<&str>,
+    enforcement: &Enforcement,
+    token_param: Option<&str>,
+) -> String {
     let mut out = form_urlencoded::Serializer::new(String::new());
     for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
-        if !is_enforcement_key(&key) {
+        if !is_enforcement_key(&key) && token_param != Some(key.as_ref()) {
             out.append_pair(&key, &value);
         }
     }
@@ -52,7 +57,11 @@ mod tests {
     fn replaces_client_enforcement_in_every_spelling() {
         let query = "query=up&extra_label=team=b&extra_filters=%7Bteam%3D%22b%22%7D\
                      &extra_filters%5B%5D=x&extra%5Flabel=team%3Db&extra_filters[]=y&time=1";
-        let rewritten = rewrite_query(Some(query), &enforcement(&["team=a"], &["{env=\"prod\"}"]));
+        let rewritten = rewrite_query(
+            Some(query),
+            &enforcement(&["team=a"], &["{env=\"prod\"}"]),
+            None,
+        );
         assert_eq!(
             pairs(&rewritten),
             [
@@ -69,6 +78,7 @@ mod tests {
         let rewritten = rewrite_query(
             Some("query=rate(x%5B5m%5D)+%2B+1&a=%zz"),
             &enforcement(&["t=a"], &[]),
+            None,
         );
         assert_eq!(pairs(&rewritten)[0].1, "rate(x[5m]) + 1");
         assert_eq!(pairs(&rewritten)[1].1, "%zz");
@@ -77,9 +87,19 @@ mod tests {
     #[test]
     fn no_query_gets_only_the_enforcement() {
         assert_eq!(
-            rewrite_query(None, &enforcement(&["t=a"], &[])),
+            rewrite_query(None, &enforcement(&["t=a"], &[]), None),
             "extra_label=t%3Da"
         );
-        assert_eq!(rewrite_query(None, &enforcement(&[], &[])), "");
+        assert_eq!(rewrite_query(None, &enforcement(&[], &[]), None), "");
+    }
+
+    #[test]
+    fn token_parameter_is_dropped() {
+        let rewritten = rewrite_query(
+            Some("query=up&auth_token=a.b.c"),
+            &enforcement(&["t=a"], &[]),
+            Some("auth_token"),
+        );
+        assert_eq!(rewritten, "query=up&extra_label=t%3Da");
     }
 }
