@@ -1,4 +1,4 @@
-//! base64url as JOSE uses it.
+//! Wire encodings: base64url as JOSE uses it, media types.
 
 use base64::alphabet::URL_SAFE;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
@@ -35,6 +35,16 @@ pub fn decode_lenient(text: &str) -> Result<Vec<u8>, InvalidBase64> {
 
 pub fn encode(bytes: &[u8]) -> String {
     STRICT.encode(bytes)
+}
+
+/// The media type of a `Content-Type` value: lower case, parameters dropped.
+pub fn media_type(content_type: &str) -> String {
+    content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase()
 }
 
 #[cfg(test)]

@@ -236,56 +236,50 @@ impl HttpContext for Stream {
     }
 
     fn on_http_request_body(&mut self, body_size: usize, end_of_stream: bool) -> Action {
-        let mut state = self.state.borrow_mut();
-        state.body_size = body_size;
-        state.body_complete = end_of_stream;
-        match state.phase {
-            Phase::Forwarded => Action::Continue,
-            Phase::CheckingBody => {
-                let shared = self.shared.borrow();
-                let Some(config) = shared.config.clone() else {
-                    return Action::Pause;
-                };
-                if body_size > config.max_body_bytes {
-                    refuse(
-                        &mut state,
-                        &config.realm,
-                        Refusal::Request(RewriteError::BodyTooLarge),
-                    );
-                    return Action::Pause;
-                }
-                if !end_of_stream {
-                    return Action::Pause;
-                }
-                match check_whole_body(&mut state, &config) {
-                    Step::Continue => Action::Continue,
-                    Step::Hold => Action::Pause,
-                }
-            }
-            // Buffer the body until the decision is made (or forever, once
-            // the request was answered locally).
-            Phase::Headers | Phase::AwaitingKeys | Phase::Replied => Action::Pause,
+        {
+            let mut state = self.state.borrow_mut();
+            state.body_size = body_size;
+            state.body_complete = end_of_stream;
         }
+        self.body_step()
     }
 
     /// Trailers end a body without an end-of-stream data frame: the held
     /// body is complete now and is checked before anything goes on.
     fn on_http_request_trailers(&mut self, _num_trailers: usize) -> Action {
+        self.state.borrow_mut().body_complete = true;
+        self.body_step()
+    }
+}
+
+impl Stream {
+    /// Holds the body until the decision is made and, when it must be
+    /// checked, until it is complete; held forever once answered locally.
+    fn body_step(&mut self) -> Action {
         let mut state = self.state.borrow_mut();
-        state.body_complete = true;
         match state.phase {
             Phase::Forwarded => Action::Continue,
+            Phase::Headers | Phase::AwaitingKeys | Phase::Replied => Action::Pause,
             Phase::CheckingBody => {
-                let shared = self.shared.borrow();
-                let Some(config) = shared.config.clone() else {
+                let Some(config) = self.shared.borrow().config.clone() else {
                     return Action::Pause;
                 };
-                match check_whole_body(&mut state, &config) {
+                let step = if state.body_size > config.max_body_bytes {
+                    refuse(
+                        &mut state,
+                        &config.realm,
+                        Refusal::Request(RewriteError::BodyTooLarge),
+                    )
+                } else if state.body_complete {
+                    check_whole_body(&mut state, &config)
+                } else {
+                    Step::Hold
+                };
+                match step {
                     Step::Continue => Action::Continue,
                     Step::Hold => Action::Pause,
                 }
             }
-            Phase::Headers | Phase::AwaitingKeys | Phase::Replied => Action::Pause,
         }
     }
 }

@@ -190,12 +190,7 @@ pub fn is_json_content_type(content_type: Option<&str>) -> bool {
     let Some(content_type) = content_type else {
         return false;
     };
-    let media_type = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    let media_type = crate::encoding::media_type(content_type);
     media_type == "application/json"
         || (media_type.starts_with("application/") && media_type.ends_with("+json"))
 }

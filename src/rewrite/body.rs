@@ -32,12 +32,7 @@ pub fn body_check(content_types: &[&str]) -> Result<BodyCheck, RewriteError> {
     {
         return Err(RewriteError::InvalidContentType);
     }
-    let media_type = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    let media_type = crate::encoding::media_type(content_type);
     match media_type.as_str() {
         "application/x-www-form-urlencoded" => Ok(BodyCheck::Form),
         "multipart/form-data" | "multipart/mixed" => Err(RewriteError::MultipartBody),
