@@ -263,9 +263,31 @@ def plugin_config_trusting(issuer):
     return config
 
 
-def patched_envoy_config(plugin_config, ports, wasm):
+def _static_cluster(name, port):
+    address = {"socket_address": {"address": "127.0.0.1", "port_value": port}}
+    return {
+        "name": name,
+        "type": "STATIC",
+        "connect_timeout": "2s",
+        "load_assignment": {"cluster_name": name, "endpoints": [{"lb_endpoints": [{"endpoint": {"address": address}}]}]},
+    }
+
+
+def _route_to_clusters(config, routes, clusters):
+    """Replaces the single route with `routes` (prefix -> cluster) and adds `clusters` (name -> port)."""
+    listener = _single(config["static_resources"]["listeners"], "listener")
+    manager = listener["filter_chains"][0]["filters"][0]["typed_config"]
+    manager["route_config"]["virtual_hosts"][0]["routes"] = [
+        {"match": {"prefix": prefix}, "route": {"cluster": cluster}} for prefix, cluster in routes
+    ]
+    config["static_resources"]["clusters"] += [_static_cluster(name, port) for name, port in clusters.items()]
+
+
+def patched_envoy_config(plugin_config, ports, wasm, routes=None, clusters=None):
     """The repository's envoy.yaml moved onto test ports with `plugin_config`."""
     config = copy.deepcopy(load_envoy_yaml())
+    if routes:
+        _route_to_clusters(config, routes, clusters or {})
     _socket_address(config["admin"])["port_value"] = ports["admin"]
     _socket_address(_single(config["static_resources"]["listeners"], "listener"))["port_value"] = ports["listener"]
     _set_cluster_port(config, "victoriametrics", ports["upstream"])
@@ -323,8 +345,11 @@ class EnvoyLauncher:
         self.idp_port = idp_port
         self.started = []
 
-    def __call__(self, plugin_config, upstream_port, wait_ready=True, idp_port=None, concurrency=2):
-        """Start an Envoy; `idp_port` points its demo_idp cluster at another IdP."""
+    def __call__(
+        self, plugin_config, upstream_port, wait_ready=True, idp_port=None, concurrency=2, routes=None, clusters=None
+    ):
+        """Start an Envoy; `idp_port` points its demo_idp cluster at another IdP;
+        `routes` ((prefix, cluster) pairs) and `clusters` (name -> port) replace its routing."""
         wasm = wasm_path()
         if not wasm.is_file():
             pytest.fail(
@@ -339,7 +364,7 @@ class EnvoyLauncher:
             "idp": idp_port or self.idp_port,
         }
         config_path = self.work_dir / f"envoy-{index}.yaml"
-        config_path.write_text(yaml.safe_dump(patched_envoy_config(plugin_config, ports, wasm)))
+        config_path.write_text(yaml.safe_dump(patched_envoy_config(plugin_config, ports, wasm, routes, clusters)))
         envoy = Envoy(config_path, self.work_dir / f"envoy-{index}.log", ports, concurrency=concurrency)
         self.started.append(envoy)
         if wait_ready and not envoy.wait_ready():

@@ -89,3 +89,26 @@ def test_token_without_tenant_id_is_forbidden(cluster_envoy, upstream, idp):
     assert response.status_code == 403, response.text
     assert error_of(response)["errorType"] == "forbidden"
     assert upstream.requests == []
+
+
+def test_envoy_routes_on_the_rewritten_path(start_envoy, idp, upstream):
+    # vmselect and vminsert behind their own routes: the filter's rewrite must
+    # pick the route (Envoy recomputes it after the filter sets :path).
+    with RecordingUpstream() as vmselect, RecordingUpstream() as vminsert:
+        config = plugin_config_trusting(idp.issuer)
+        config["tenancy"] = {"backend": "vm_cluster", "select_prefix": "/vmselect", "insert_prefix": "/vminsert"}
+        envoy = start_envoy(
+            config,
+            upstream.port,
+            routes=[("/vmselect/", "vmselect"), ("/vminsert/", "vminsert"), ("/", "victoriametrics")],
+            clusters={"vmselect": vmselect.port, "vminsert": vminsert.port},
+        )
+        try:
+            token = idp.mint(TENANT_7_3)
+            assert call(envoy.url, "GET", "/api/v1/query?query=up", token=token).status_code == 200
+            assert call(envoy.url, "POST", "/api/v1/write", token=token, data=b"x").status_code == 200
+            assert [r.path for r in vmselect.requests] == ["/vmselect/7:3/prometheus/api/v1/query?query=up"]
+            assert [r.path for r in vminsert.requests] == ["/vminsert/7:3/prometheus/api/v1/write"]
+            assert upstream.requests == []
+        finally:
+            envoy.stop()
