@@ -17,6 +17,7 @@ pub const DEFAULT_FETCH_TIMEOUT_MS: u64 = 5_000;
 pub const DEFAULT_KEY_WAIT_TIMEOUT_MS: u64 = 10_000;
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1 << 20;
 pub const DEFAULT_MAX_TOKEN_BYTES: usize = 16 << 10;
+pub const DEFAULT_TOKEN_CACHE_SIZE: usize = 1024;
 
 /// The validated configuration the filter runs with.
 #[derive(Debug, Clone)]
@@ -28,6 +29,8 @@ pub struct Config {
     pub key_wait_timeout_ms: u64,
     pub max_body_bytes: usize,
     pub max_token_bytes: usize,
+    /// Verified tokens remembered per worker; 0 turns the cache off.
+    pub token_cache_size: usize,
     pub forward_authorization: bool,
 }
 
@@ -166,6 +169,8 @@ struct RawConfig {
     max_body_bytes: Option<usize>,
     #[serde(default)]
     max_token_bytes: Option<usize>,
+    #[serde(default)]
+    token_cache_size: Option<usize>,
     #[serde(default)]
     forward_authorization: bool,
 }
@@ -353,6 +358,15 @@ fn compile(raw: RawConfig) -> Result<Config, ConfigError> {
             raw.max_token_bytes,
             DEFAULT_MAX_TOKEN_BYTES,
         )?,
+        token_cache_size: match raw.token_cache_size {
+            Some(size) if size > 1 << 20 => {
+                return Err(ConfigError::new(
+                    "token_cache_size",
+                    "must be at most 1048576",
+                ))
+            }
+            size => size.unwrap_or(DEFAULT_TOKEN_CACHE_SIZE),
+        },
         forward_authorization: raw.forward_authorization,
     };
     Ok(config)

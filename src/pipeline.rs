@@ -3,6 +3,7 @@
 //! do. The order puts cheap refusals first and signature work last.
 
 use std::borrow::Cow;
+use std::rc::Rc;
 
 use crate::config::{Config, TokenSource};
 use crate::extract::{extract, Credentials};
@@ -10,6 +11,7 @@ use crate::keys::KeySet;
 use crate::reply::Refusal;
 use crate::rewrite::{self, body_check, BodyCheck, TENANT_HEADERS};
 use crate::tenancy::{enforce, VmAccess};
+use crate::verify::cache::{Claims, TokenCache};
 use crate::verify::{self, token, TokenError};
 
 /// The parts of a request the decision needs.
@@ -50,6 +52,8 @@ pub enum Decision {
 pub trait KeyStore {
     /// The provider's current key set, `None` while none was ever loaded.
     fn key_set(&self, provider: usize) -> Option<&KeySet>;
+    /// Changes whenever the provider's key set changes.
+    fn key_generation(&self, provider: usize) -> Option<u64>;
     /// A token names a `kid` the provider's set lacks: whether the request
     /// should wait for the set to be fetched again.
     fn wait_for_unknown_kid(&mut self, provider: usize) -> bool;
@@ -61,6 +65,10 @@ pub struct StaticKeys<'a>(pub Vec<Option<&'a KeySet>>);
 impl KeyStore for StaticKeys<'_> {
     fn key_set(&self, provider: usize) -> Option<&KeySet> {
         self.0.get(provider).copied().flatten()
+    }
+
+    fn key_generation(&self, provider: usize) -> Option<u64> {
+        self.key_set(provider).map(|_| 0)
     }
 
     fn wait_for_unknown_kid(&mut self, _provider: usize) -> bool {
@@ -78,14 +86,15 @@ pub struct Forward {
     pub body_check: BodyCheck,
 }
 
-/// Decides about one request.
+/// Decides about one request; `cache` remembers verified tokens.
 pub fn decide(
     config: &Config,
     head: &RequestHead<'_>,
     keys: &mut impl KeyStore,
+    cache: &mut TokenCache,
     now_s: u64,
 ) -> Decision {
-    match decide_inner(config, head, keys, now_s) {
+    match decide_inner(config, head, keys, cache, now_s) {
         Ok(decision) => decision,
         Err(refusal) => Decision::Refuse(refusal),
     }
@@ -95,6 +104,7 @@ fn decide_inner(
     config: &Config,
     head: &RequestHead<'_>,
     keys: &mut impl KeyStore,
+    cache: &mut TokenCache,
     now_s: u64,
 ) -> Result<Decision, Refusal> {
     if head
@@ -110,32 +120,17 @@ fn decide_inner(
         query: &query,
     };
     let extracted = extract(&config.token_sources, &credentials).map_err(Refusal::Credentials)?;
-    let token =
-        token::parse(&extracted.token, config.max_token_bytes).map_err(Refusal::InvalidToken)?;
-    let (index, provider) =
-        verify::provider_for(&token, &config.providers).map_err(Refusal::InvalidToken)?;
-    let verified = match keys.key_set(index) {
-        Some(key_set) => verify::verify(&token, provider, key_set, now_s),
-        None => {
-            return Ok(Decision::AwaitKeys {
-                provider: index,
-                on_timeout: Refusal::KeysUnavailable,
-            })
-        }
+    let claims = match cache.get(&extracted.token, |p| keys.key_generation(p), now_s) {
+        Some((_, claims)) => claims,
+        None => match verify_token(config, &extracted.token, keys, cache, now_s)? {
+            Verified::Claims(claims) => claims,
+            Verified::Await(decision) => return Ok(decision),
+        },
     };
-    match verified {
-        Err(TokenError::UnknownKeyId) if keys.wait_for_unknown_kid(index) => {
-            return Ok(Decision::AwaitKeys {
-                provider: index,
-                on_timeout: Refusal::InvalidToken(TokenError::UnknownKeyId),
-            })
-        }
-        other => other.map_err(Refusal::InvalidToken)?,
-    }
 
     let mut route = rewrite::route(head.method, head.target).map_err(Refusal::Request)?;
-    let access = VmAccess::from_claim(token.claims.get(&config.tenancy.claim))
-        .map_err(Refusal::Forbidden)?;
+    let access =
+        VmAccess::from_claim(claims.get(&config.tenancy.claim)).map_err(Refusal::Forbidden)?;
     let enforcement = enforce(&access, &config.tenancy.backend, route.endpoint.operation)
         .map_err(Refusal::Forbidden)?;
     let body_check = body_check(&head.values("content-type")).map_err(Refusal::Request)?;
@@ -161,6 +156,48 @@ fn decide_inner(
         set_headers,
         body_check,
     }))
+}
+
+enum Verified {
+    Claims(Claims),
+    Await(Decision),
+}
+
+/// Full verification of a token not in the cache; a success is remembered.
+fn verify_token(
+    config: &Config,
+    raw_token: &str,
+    keys: &mut impl KeyStore,
+    cache: &mut TokenCache,
+    now_s: u64,
+) -> Result<Verified, Refusal> {
+    let token = token::parse(raw_token, config.max_token_bytes).map_err(Refusal::InvalidToken)?;
+    let (index, provider) =
+        verify::provider_for(&token, &config.providers).map_err(Refusal::InvalidToken)?;
+    let verified = match keys.key_set(index) {
+        Some(key_set) => verify::verify(&token, provider, key_set, now_s),
+        None => {
+            return Ok(Verified::Await(Decision::AwaitKeys {
+                provider: index,
+                on_timeout: Refusal::KeysUnavailable,
+            }))
+        }
+    };
+    match verified {
+        Err(TokenError::UnknownKeyId) if keys.wait_for_unknown_kid(index) => {
+            return Ok(Verified::Await(Decision::AwaitKeys {
+                provider: index,
+                on_timeout: Refusal::InvalidToken(TokenError::UnknownKeyId),
+            }))
+        }
+        other => other.map_err(Refusal::InvalidToken)?,
+    }
+    let valid_until = verify::claims::valid_until_s(&token.claims, provider);
+    let claims = Rc::new(token.claims);
+    if let Some(generation) = keys.key_generation(index) {
+        cache.insert(raw_token, index, generation, valid_until, claims.clone());
+    }
+    Ok(Verified::Claims(claims))
 }
 
 /// Headers the decision reads; one that is not UTF-8 is refused.

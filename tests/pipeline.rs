@@ -16,6 +16,7 @@ use tenantgate::pipeline::{decide, Decision, KeyStore, RequestHead, StaticKeys};
 use tenantgate::reply::Refusal;
 use tenantgate::rewrite::BodyCheck;
 use tenantgate::tenancy::TenancyError;
+use tenantgate::verify::cache::TokenCache;
 use tenantgate::verify::TokenError;
 
 const ISSUER: &str = "https://idp.example";
@@ -140,7 +141,13 @@ fn run(config: &Config, method: &str, target: &str, authorization: &[&str]) -> D
             .collect(),
         undecodable: Vec::new(),
     };
-    decide(config, &head, &mut StaticKeys(vec![Some(&keys)]), NOW)
+    decide(
+        config,
+        &head,
+        &mut StaticKeys(vec![Some(&keys)]),
+        &mut TokenCache::new(0),
+        NOW,
+    )
 }
 
 fn query_with(token: &str) -> Decision {
@@ -351,7 +358,13 @@ fn requests_wait_while_keys_load() {
         undecodable: Vec::new(),
     };
     assert_eq!(
-        decide(&config, &head, &mut StaticKeys(vec![None]), NOW),
+        decide(
+            &config,
+            &head,
+            &mut StaticKeys(vec![None]),
+            &mut TokenCache::new(0),
+            NOW
+        ),
         Decision::AwaitKeys {
             provider: 0,
             on_timeout: Refusal::KeysUnavailable
@@ -368,6 +381,10 @@ struct RefetchOnce {
 impl KeyStore for RefetchOnce {
     fn key_set(&self, _provider: usize) -> Option<&KeySet> {
         Some(&self.keys)
+    }
+
+    fn key_generation(&self, _provider: usize) -> Option<u64> {
+        Some(0)
     }
 
     fn wait_for_unknown_kid(&mut self, _provider: usize) -> bool {
@@ -395,14 +412,14 @@ fn unknown_kid_waits_for_a_refetch_when_the_host_allows_it() {
         refetches_left: 1,
     };
     assert_eq!(
-        decide(&config, &head, &mut store, NOW),
+        decide(&config, &head, &mut store, &mut TokenCache::new(0), NOW),
         Decision::AwaitKeys {
             provider: 0,
             on_timeout: Refusal::InvalidToken(TokenError::UnknownKeyId)
         }
     );
     assert_eq!(
-        decide(&config, &head, &mut store, NOW),
+        decide(&config, &head, &mut store, &mut TokenCache::new(0), NOW),
         Decision::Refuse(Refusal::InvalidToken(TokenError::UnknownKeyId))
     );
     // A known kid never asks for a refetch.
@@ -415,7 +432,7 @@ fn unknown_kid_waits_for_a_refetch_when_the_host_allows_it() {
         ..head
     };
     assert!(matches!(
-        decide(&config, &head, &mut store, NOW),
+        decide(&config, &head, &mut store, &mut TokenCache::new(0), NOW),
         Decision::Forward(_)
     ));
 }
@@ -539,7 +556,13 @@ fn decide_head(config: &Config, target: &str, headers: Vec<(&str, &str)>) -> Dec
         headers,
         undecodable: Vec::new(),
     };
-    decide(config, &head, &mut StaticKeys(vec![Some(&keys)]), NOW)
+    decide(
+        config,
+        &head,
+        &mut StaticKeys(vec![Some(&keys)]),
+        &mut TokenCache::new(0),
+        NOW,
+    )
 }
 
 #[test]
@@ -593,4 +616,79 @@ fn tokens_come_from_the_configured_sources_and_do_not_go_upstream() {
         decide_head(&bearer_only, &target, vec![]),
         Decision::Refuse(Refusal::Credentials(ExtractError::Missing))
     );
+}
+
+/// A key store whose key set and generation the test switches.
+struct Switchable {
+    keys: KeySet,
+    generation: u64,
+}
+
+impl KeyStore for Switchable {
+    fn key_set(&self, _provider: usize) -> Option<&KeySet> {
+        Some(&self.keys)
+    }
+
+    fn key_generation(&self, _provider: usize) -> Option<u64> {
+        Some(self.generation)
+    }
+
+    fn wait_for_unknown_kid(&mut self, _provider: usize) -> bool {
+        false
+    }
+}
+
+#[test]
+fn verified_tokens_are_cached_until_expiry_or_a_key_change() {
+    let config = config("vm_single");
+    let bearer = format!(
+        "Bearer {}",
+        mint(
+            "ES256",
+            "p256",
+            json!({}),
+            claims(json!({"exp": NOW + 100}))
+        )
+    );
+    let head = RequestHead {
+        method: "GET",
+        target: "/api/v1/query",
+        headers: vec![("authorization", bearer.as_str())],
+        undecodable: Vec::new(),
+    };
+    let mut cache = TokenCache::new(16);
+    let mut store = Switchable {
+        keys: jwks(),
+        generation: 1,
+    };
+    assert!(matches!(
+        decide(&config, &head, &mut store, &mut cache, NOW),
+        Decision::Forward(_)
+    ));
+    assert_eq!(cache.len(), 1);
+
+    // Same generation, keys gone: the cached verdict is used.
+    store.keys = KeySet::default();
+    assert!(matches!(
+        decide(&config, &head, &mut store, &mut cache, NOW),
+        Decision::Forward(_)
+    ));
+    // A new key set invalidates the entry: verified again, against no keys.
+    store.generation = 2;
+    assert_eq!(
+        decide(&config, &head, &mut store, &mut cache, NOW),
+        Decision::Refuse(Refusal::InvalidToken(TokenError::UnknownKeyId))
+    );
+    store.keys = jwks();
+    assert!(matches!(
+        decide(&config, &head, &mut store, &mut cache, NOW),
+        Decision::Forward(_)
+    ));
+    // The token expires (100 s + 60 s skew) even while cached.
+    assert_eq!(
+        decide(&config, &head, &mut store, &mut cache, NOW + 160),
+        Decision::Refuse(Refusal::InvalidToken(TokenError::Expired))
+    );
+    // Refusals are never cached.
+    assert!(cache.is_empty());
 }

@@ -45,6 +45,8 @@ pub struct KeyFetcher {
 pub struct Installed {
     pub keys: Rc<KeySet>,
     pub fetched_at_ms: u64,
+    /// The shared-data version the set came from; changes with every set.
+    pub generation: u64,
 }
 
 impl KeyFetcher {
@@ -90,6 +92,7 @@ impl KeyFetcher {
                 Some(Installed {
                     keys: Rc::new(parsed.set),
                     fetched_at_ms,
+                    generation: u64::from(cas),
                 })
             }
             Err(error) => {

@@ -25,6 +25,13 @@ impl KeyStore for HostKeyStore<'_> {
             .map(|installed| &*installed.keys)
     }
 
+    fn key_generation(&self, provider: usize) -> Option<u64> {
+        self.keys
+            .get(provider)?
+            .as_ref()
+            .map(|installed| installed.generation)
+    }
+
     fn wait_for_unknown_kid(&mut self, provider: usize) -> bool {
         let (Some(Some(installed)), Some(settings)) =
             (self.keys.get(provider), self.config.providers.get(provider))

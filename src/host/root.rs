@@ -15,6 +15,7 @@ use super::log;
 use super::stream::{decide_and_act, refuse, Step, Stream, StreamRef};
 use crate::config::Config;
 use crate::reply::Refusal;
+use crate::verify::cache::TokenCache;
 
 /// Often enough that requests waiting on another worker's fetch resume
 /// quickly; the work per tick is a shared-data read per provider.
@@ -30,13 +31,13 @@ pub struct Waiter {
 }
 
 /// What the root context shares with the requests of its worker.
-#[derive(Default)]
 pub struct Shared {
     pub config: Option<Rc<Config>>,
     pub keys: Vec<Option<Installed>>,
     pub waiting: Vec<Waiter>,
     /// Providers for which a request won an unknown-kid refetch claim.
     pub refetch_requests: Vec<usize>,
+    pub token_cache: TokenCache,
 }
 
 impl Shared {
@@ -64,7 +65,13 @@ impl Root {
     pub fn new(context_id: u32) -> Root {
         Root {
             context_id,
-            shared: Rc::new(RefCell::new(Shared::default())),
+            shared: Rc::new(RefCell::new(Shared {
+                config: None,
+                keys: Vec::new(),
+                waiting: Vec::new(),
+                refetch_requests: Vec::new(),
+                token_cache: TokenCache::new(0),
+            })),
             fetchers: Vec::new(),
         }
     }
@@ -175,6 +182,7 @@ impl RootContext for Root {
         {
             let mut shared = self.shared.borrow_mut();
             shared.keys = config.providers.iter().map(|_| None).collect();
+            shared.token_cache = TokenCache::new(config.token_cache_size);
             shared.config = Some(Rc::new(config));
         }
         let _ = hostcalls::set_tick_period(TICK);

@@ -108,13 +108,19 @@ pub fn decide_and_act(shared: &mut Shared, context_id: u32, stream: &StreamRef) 
     let now = now_ms();
     let decision = {
         let state = stream.borrow();
+        let Shared {
+            keys,
+            refetch_requests,
+            token_cache,
+            ..
+        } = shared;
         let mut keys = HostKeyStore {
-            keys: &shared.keys,
+            keys,
             config: &config,
-            refetch_requests: &mut shared.refetch_requests,
+            refetch_requests,
             now_ms: now,
         };
-        decide(&config, &state.head(), &mut keys, now / 1000)
+        decide(&config, &state.head(), &mut keys, token_cache, now / 1000)
     };
     let mut state = stream.borrow_mut();
     match decision {

@@ -19,6 +19,13 @@ pub fn check(
     check_rules(claims, &provider.claims)
 }
 
+/// Until when (seconds since the epoch) a verified token stays valid:
+/// `exp` plus the clock skew; `None` for a token without `exp`.
+pub fn valid_until_s(claims: &Map<String, Value>, provider: &Provider) -> Option<f64> {
+    let exp = numeric_date(claims, "exp").ok()??;
+    Some(exp + provider.clock_skew_s as f64)
+}
+
 fn check_time(
     claims: &Map<String, Value>,
     provider: &Provider,

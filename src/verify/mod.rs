@@ -2,6 +2,7 @@
 //! `kid` and algorithm, check the signature and the claims.
 
 mod algorithm;
+pub mod cache;
 pub mod claims;
 pub mod signature;
 pub mod token;

@@ -52,3 +52,19 @@ def test_keys_from_a_jwks_url_without_discovery(start_envoy, default_plugin_conf
         assert idp.stats().get("/.well-known/openid-configuration", 0) == discovery_before
     finally:
         envoy.stop()
+
+
+def test_a_cached_token_still_expires(start_envoy, default_plugin_config, victoria_metrics, idp):
+    config = dict(default_plugin_config)
+    config["providers"] = [dict(config["providers"][0], clock_skew_s=0)]
+    envoy = start_envoy(config, victoria_metrics.port)
+    try:
+        token = idp.mint({"exp": int(time.time()) + 2})
+        for _ in range(3):  # the second and third answers come from the verified-token cache
+            assert call(envoy.url, "GET", "/api/v1/query?query=up", token=token).status_code == 200
+        time.sleep(3)
+        response = call(envoy.url, "GET", "/api/v1/query?query=up", token=token)
+        assert response.status_code == 401, response.text
+        assert 'error_description="token is expired"' in response.headers["WWW-Authenticate"]
+    finally:
+        envoy.stop()
