@@ -150,6 +150,16 @@ fn run(config: &Config, method: &str, target: &str, authorization: &[&str]) -> D
     )
 }
 
+/// `GET /api/v1/query` with one `Authorization` header.
+fn query_head(authorization: &str) -> RequestHead<'_> {
+    RequestHead {
+        method: "GET",
+        target: "/api/v1/query",
+        headers: vec![("authorization", authorization)],
+        undecodable: Vec::new(),
+    }
+}
+
 fn query_with(token: &str) -> Decision {
     let bearer = format!("Bearer {token}");
     run(
@@ -351,12 +361,7 @@ fn requests_wait_while_keys_load() {
         "Bearer {}",
         mint("ES256", "p256", json!({}), claims(json!({})))
     );
-    let head = RequestHead {
-        method: "GET",
-        target: "/api/v1/query",
-        headers: vec![("authorization", bearer.as_str())],
-        undecodable: Vec::new(),
-    };
+    let head = query_head(&bearer);
     assert_eq!(
         decide(
             &config,
@@ -401,12 +406,7 @@ fn unknown_kid_waits_for_a_refetch_when_the_host_allows_it() {
         "Bearer {}",
         mint("ES256", "rotated", json!({}), claims(json!({})))
     );
-    let head = RequestHead {
-        method: "GET",
-        target: "/api/v1/query",
-        headers: vec![("authorization", bearer.as_str())],
-        undecodable: Vec::new(),
-    };
+    let head = query_head(&bearer);
     let mut store = RefetchOnce {
         keys: jwks(),
         refetches_left: 1,
@@ -650,12 +650,7 @@ fn verified_tokens_are_cached_until_expiry_or_a_key_change() {
             claims(json!({"exp": NOW + 100}))
         )
     );
-    let head = RequestHead {
-        method: "GET",
-        target: "/api/v1/query",
-        headers: vec![("authorization", bearer.as_str())],
-        undecodable: Vec::new(),
-    };
+    let head = query_head(&bearer);
     let mut cache = TokenCache::new(16);
     let mut store = Switchable {
         keys: jwks(),
