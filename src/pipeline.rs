@@ -11,7 +11,7 @@ use crate::keys::KeySet;
 use crate::reply::Refusal;
 use crate::rewrite::{self, body_check, BodyCheck, TENANT_HEADERS};
 use crate::tenancy::{enforce, VmAccess};
-use crate::verify::cache::{Claims, TokenCache};
+use crate::verify::cache::{Claims, TokenCache, TokenKey};
 use crate::verify::{self, token, TokenError};
 
 /// The parts of a request the decision needs.
@@ -80,7 +80,7 @@ impl KeyStore for StaticKeys<'_> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Forward {
     pub path: String,
-    pub remove_headers: Vec<String>,
+    pub remove_headers: Vec<Cow<'static, str>>,
     /// Headers replaced with a new value (the cookie header without the token).
     pub set_headers: Vec<(&'static str, String)>,
     pub body_check: BodyCheck,
@@ -120,9 +120,17 @@ fn decide_inner(
         query: &query,
     };
     let extracted = extract(&config.token_sources, &credentials).map_err(Refusal::Credentials)?;
-    let claims = match cache.get(&extracted.token, |p| keys.key_generation(p), now_s) {
+    let cache_key = cache.key_of(&extracted.token);
+    let cached = cache_key.and_then(|key| cache.get(&key, |p| keys.key_generation(p), now_s));
+    let claims = match cached {
         Some((_, claims)) => claims,
-        None => match verify_token(config, &extracted.token, keys, cache, now_s)? {
+        None => match verify_token(
+            config,
+            &extracted.token,
+            keys,
+            cache_key.map(|key| (cache, key)),
+            now_s,
+        )? {
             Verified::Claims(claims) => claims,
             Verified::Await(decision) => return Ok(decision),
         },
@@ -135,13 +143,12 @@ fn decide_inner(
         .map_err(Refusal::Forbidden)?;
     let body_check = body_check(&head.values("content-type")).map_err(Refusal::Request)?;
 
-    let mut remove_headers: Vec<String> =
-        TENANT_HEADERS.iter().map(|name| name.to_string()).collect();
+    let mut remove_headers: Vec<Cow<'static, str>> = TENANT_HEADERS.map(Cow::Borrowed).to_vec();
     let mut set_headers = Vec::new();
     if !config.forward_authorization {
         remove_headers.push("authorization".into());
         match extracted.source {
-            TokenSource::Header { name, .. } => remove_headers.push(name.clone()),
+            TokenSource::Header { name, .. } => remove_headers.push(Cow::Owned(name.clone())),
             TokenSource::Query { name } => route.token_param = Some(name),
             TokenSource::Cookie { name } => match cookies_without(&head.values("cookie"), name) {
                 Some(rest) => set_headers.push(("cookie", rest)),
@@ -163,12 +170,13 @@ enum Verified {
     Await(Decision),
 }
 
-/// Full verification of a token not in the cache; a success is remembered.
+/// Full verification of a token not in the cache; a success is remembered
+/// under its key when the cache is on.
 fn verify_token(
     config: &Config,
     raw_token: &str,
     keys: &mut impl KeyStore,
-    cache: &mut TokenCache,
+    cache: Option<(&mut TokenCache, TokenKey)>,
     now_s: u64,
 ) -> Result<Verified, Refusal> {
     let token = token::parse(raw_token, config.max_token_bytes).map_err(Refusal::InvalidToken)?;
@@ -194,8 +202,8 @@ fn verify_token(
     }
     let valid_until = verify::claims::valid_until_s(&token.claims, provider);
     let claims = Rc::new(token.claims);
-    if let Some(generation) = keys.key_generation(index) {
-        cache.insert(raw_token, index, generation, valid_until, claims.clone());
+    if let (Some((cache, key)), Some(generation)) = (cache, keys.key_generation(index)) {
+        cache.insert(key, index, generation, valid_until, claims.clone());
     }
     Ok(Verified::Claims(claims))
 }

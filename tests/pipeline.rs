@@ -377,19 +377,21 @@ fn requests_wait_while_keys_load() {
     );
 }
 
-/// Keys whose host allows one refetch for an unknown kid.
-struct RefetchOnce {
+/// One key set whose contents, generation and refetch allowance the test
+/// controls.
+struct TestKeys {
     keys: KeySet,
+    generation: u64,
     refetches_left: u32,
 }
 
-impl KeyStore for RefetchOnce {
+impl KeyStore for TestKeys {
     fn key_set(&self, _provider: usize) -> Option<&KeySet> {
         Some(&self.keys)
     }
 
     fn key_generation(&self, _provider: usize) -> Option<u64> {
-        Some(0)
+        Some(self.generation)
     }
 
     fn wait_for_unknown_kid(&mut self, _provider: usize) -> bool {
@@ -407,8 +409,9 @@ fn unknown_kid_waits_for_a_refetch_when_the_host_allows_it() {
         mint("ES256", "rotated", json!({}), claims(json!({})))
     );
     let head = query_head(&bearer);
-    let mut store = RefetchOnce {
+    let mut store = TestKeys {
         keys: jwks(),
+        generation: 0,
         refetches_left: 1,
     };
     assert_eq!(
@@ -618,26 +621,6 @@ fn tokens_come_from_the_configured_sources_and_do_not_go_upstream() {
     );
 }
 
-/// A key store whose key set and generation the test switches.
-struct Switchable {
-    keys: KeySet,
-    generation: u64,
-}
-
-impl KeyStore for Switchable {
-    fn key_set(&self, _provider: usize) -> Option<&KeySet> {
-        Some(&self.keys)
-    }
-
-    fn key_generation(&self, _provider: usize) -> Option<u64> {
-        Some(self.generation)
-    }
-
-    fn wait_for_unknown_kid(&mut self, _provider: usize) -> bool {
-        false
-    }
-}
-
 #[test]
 fn verified_tokens_are_cached_until_expiry_or_a_key_change() {
     let config = config("vm_single");
@@ -652,9 +635,10 @@ fn verified_tokens_are_cached_until_expiry_or_a_key_change() {
     );
     let head = query_head(&bearer);
     let mut cache = TokenCache::new(16);
-    let mut store = Switchable {
+    let mut store = TestKeys {
         keys: jwks(),
         generation: 1,
+        refetches_left: 0,
     };
     assert!(matches!(
         decide(&config, &head, &mut store, &mut cache, NOW),

@@ -174,14 +174,8 @@ fn apply_rewrite(forward: &Forward) -> Result<(), Status> {
     Ok(())
 }
 
+/// Reads the complete body and lets the core decide about it.
 fn check_whole_body(state: &mut StreamState, config: &crate::config::Config) -> Step {
-    if state.body_size > config.max_body_bytes {
-        return refuse(
-            state,
-            &config.realm,
-            Refusal::Request(RewriteError::BodyTooLarge),
-        );
-    }
     let body = hostcalls::get_buffer(BufferType::HttpRequestBody, 0, state.body_size)
         .ok()
         .flatten()

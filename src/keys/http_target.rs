@@ -71,9 +71,7 @@ impl HttpTarget {
             path,
         })
     }
-}
 
-impl HttpTarget {
     /// The same target with another `:authority`, when one is given.
     pub fn with_authority(self, authority: Option<String>) -> HttpTarget {
         match authority {

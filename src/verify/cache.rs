@@ -13,7 +13,10 @@ use sha2::{Digest, Sha256};
 
 pub type Claims = Rc<Map<String, Value>>;
 
-type TokenHash = [u8; 32];
+/// What an entry is found by: the SHA-256 of the token, computed once per
+/// request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TokenKey([u8; 32]);
 
 struct Entry {
     provider: usize,
@@ -25,8 +28,8 @@ struct Entry {
 
 pub struct TokenCache {
     capacity: usize,
-    entries: HashMap<TokenHash, Entry>,
-    insertion_order: VecDeque<TokenHash>,
+    entries: HashMap<TokenKey, Entry>,
+    insertion_order: VecDeque<TokenKey>,
 }
 
 impl TokenCache {
@@ -47,19 +50,20 @@ impl TokenCache {
         self.entries.is_empty()
     }
 
+    /// The key of `token`; `None` when the cache is off, so nothing is hashed.
+    pub fn key_of(&self, token: &str) -> Option<TokenKey> {
+        (self.capacity > 0).then(|| TokenKey(Sha256::digest(token.as_bytes()).into()))
+    }
+
     /// The provider and claims of a token verified before, if that still
     /// holds: not expired, and the provider's keys unchanged.
     pub fn get(
         &mut self,
-        token: &str,
+        key: &TokenKey,
         key_generation: impl Fn(usize) -> Option<u64>,
         now_s: u64,
     ) -> Option<(usize, Claims)> {
-        if self.capacity == 0 {
-            return None;
-        }
-        let hash = hash(token);
-        let entry = self.entries.get(&hash)?;
+        let entry = self.entries.get(key)?;
         let fresh = entry
             .valid_until_s
             .is_none_or(|until| (now_s as f64) < until)
@@ -67,23 +71,19 @@ impl TokenCache {
         if fresh {
             Some((entry.provider, entry.claims.clone()))
         } else {
-            self.entries.remove(&hash);
+            self.entries.remove(key);
             None
         }
     }
 
     pub fn insert(
         &mut self,
-        token: &str,
+        key: TokenKey,
         provider: usize,
         key_generation: u64,
         valid_until_s: Option<f64>,
         claims: Claims,
     ) {
-        if self.capacity == 0 {
-            return;
-        }
-        let hash = hash(token);
         while self.entries.len() >= self.capacity {
             match self.insertion_order.pop_front() {
                 Some(oldest) => {
@@ -98,8 +98,8 @@ impl TokenCache {
             valid_until_s,
             claims,
         };
-        if self.entries.insert(hash, entry).is_none() {
-            self.insertion_order.push_back(hash);
+        if self.entries.insert(key, entry).is_none() {
+            self.insertion_order.push_back(key);
         }
         // Entries removed on expiry leave stale hashes behind; keep the
         // queue bounded too.
@@ -111,10 +111,6 @@ impl TokenCache {
     }
 }
 
-fn hash(token: &str) -> TokenHash {
-    Sha256::digest(token.as_bytes()).into()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,39 +119,51 @@ mod tests {
         Rc::new(Map::new())
     }
 
+    fn key(token: &str) -> TokenKey {
+        TokenCache::new(1).key_of(token).unwrap()
+    }
+
     #[test]
     fn entries_end_at_expiry_and_on_key_change() {
         let mut cache = TokenCache::new(4);
-        cache.insert("a", 0, 7, Some(100.0), claims());
-        assert!(cache.get("a", |_| Some(7), 99).is_some());
-        assert!(cache.get("a", |_| Some(7), 100).is_none(), "expired");
-        cache.insert("b", 0, 7, None, claims());
-        assert!(cache.get("b", |_| Some(8), 0).is_none(), "keys changed");
+        cache.insert(key("a"), 0, 7, Some(100.0), claims());
+        assert!(cache.get(&key("a"), |_| Some(7), 99).is_some());
+        assert!(cache.get(&key("a"), |_| Some(7), 100).is_none(), "expired");
+        cache.insert(key("b"), 0, 7, None, claims());
         assert!(
-            cache.get("b", |_| Some(7), 0).is_none(),
+            cache.get(&key("b"), |_| Some(8), 0).is_none(),
+            "keys changed"
+        );
+        assert!(
+            cache.get(&key("b"), |_| Some(7), 0).is_none(),
             "gone after the miss"
         );
-        cache.insert("c", 0, 7, None, claims());
-        assert!(cache.get("c", |_| None, 0).is_none(), "keys dropped");
-        assert!(cache.get("unknown", |_| Some(7), 0).is_none());
+        cache.insert(key("c"), 0, 7, None, claims());
+        assert!(cache.get(&key("c"), |_| None, 0).is_none(), "keys dropped");
+        assert!(cache.get(&key("unknown"), |_| Some(7), 0).is_none());
     }
 
     #[test]
     fn stays_within_its_capacity() {
         let mut cache = TokenCache::new(2);
         for token in ["a", "b", "c"] {
-            cache.insert(token, 0, 1, None, claims());
+            cache.insert(key(token), 0, 1, None, claims());
         }
         assert_eq!(cache.len(), 2);
-        assert!(cache.get("a", |_| Some(1), 0).is_none(), "oldest evicted");
-        assert!(cache.get("c", |_| Some(1), 0).is_some());
+        assert!(
+            cache.get(&key("a"), |_| Some(1), 0).is_none(),
+            "oldest evicted"
+        );
+        assert!(cache.get(&key("c"), |_| Some(1), 0).is_some());
         for index in 0..100 {
-            cache.insert(&index.to_string(), 0, 1, Some(1.0), claims());
-            cache.get(&index.to_string(), |_| Some(1), 5);
+            cache.insert(key(&index.to_string()), 0, 1, Some(1.0), claims());
+            cache.get(&key(&index.to_string()), |_| Some(1), 5);
         }
         assert!(cache.insertion_order.len() <= 4);
-        let mut off = TokenCache::new(0);
-        off.insert("a", 0, 1, None, claims());
-        assert!(off.get("a", |_| Some(1), 0).is_none());
+        assert_eq!(
+            TokenCache::new(0).key_of("a"),
+            None,
+            "off: nothing hashed or kept"
+        );
     }
 }

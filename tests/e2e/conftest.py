@@ -13,6 +13,7 @@ Fixture API used by the tests:
   single_envoy            one shared Envoy in front of victoria_metrics
 """
 
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -23,6 +24,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
 
 import harness  # noqa: E402
+from recording_upstream import RecordingUpstream  # noqa: E402
 
 # demo_build_info gives team-b a label name ("region") team-a must never see;
 # demo_canary is what tests try to delete through the proxy.
@@ -109,3 +111,19 @@ def pytest_runtest_makereport(item, call):
     own_idp = funcargs.get("fresh_idp")
     if own_idp is not None:
         report.sections.append((f"demo IdP log {own_idp.log_path}", harness.tail(own_idp.log_path)))
+
+
+@pytest.fixture(scope="module")
+def upstream():
+    """A backend that records what reaches it, shared by one test module."""
+    with RecordingUpstream() as recording:
+        yield recording
+
+
+@pytest.fixture
+def wasm_copy(tmp_path):
+    """dist/tenantgate.wasm, copied so a concurrent rebuild cannot change it mid-test."""
+    source = harness.wasm_path()
+    if not source.is_file():
+        pytest.fail(f"{source} not found: run `make build` first", pytrace=False)
+    return Path(shutil.copy(source, tmp_path / "tenantgate.wasm"))

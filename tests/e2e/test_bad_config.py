@@ -3,7 +3,6 @@
 import copy
 
 import pytest
-from recording_upstream import RecordingUpstream
 
 from harness import wait_until
 
@@ -26,12 +25,6 @@ BREAKAGES = {
     "providers": without_providers,
     "providers[0].audiences": audiences_not_a_list,
 }
-
-
-@pytest.fixture(scope="module")
-def upstream():
-    with RecordingUpstream() as recording:
-        yield recording
 
 
 @pytest.mark.parametrize("field", sorted(BREAKAGES))

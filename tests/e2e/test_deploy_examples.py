@@ -2,7 +2,6 @@
 filter's own parser, and their Envoy parts are what Envoy accepts."""
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from harness import REPO_ROOT, wasm_filter_config, wasm_path
+from harness import REPO_ROOT, wasm_filter_config
 
 DEPLOY_DIR = REPO_ROOT / "deploy"
 ISTIO_EXAMPLE = DEPLOY_DIR / "istio-wasmplugin.yaml"
@@ -103,15 +102,6 @@ def envoy_validate(tmp_path):
         )
 
     return run
-
-
-@pytest.fixture
-def wasm_copy(tmp_path):
-    """dist/tenantgate.wasm, copied so a concurrent rebuild cannot change it mid-test."""
-    source = wasm_path()
-    if not source.is_file():
-        pytest.fail(f"{source} not found: run `make build` first", pytrace=False)
-    return Path(shutil.copy(source, tmp_path / "tenantgate.wasm"))
 
 
 def assert_tls_cluster_for(cluster, host):

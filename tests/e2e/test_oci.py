@@ -9,12 +9,11 @@ import shutil
 import subprocess
 import sys
 import tarfile
-from pathlib import Path
 
 import pytest
 import yaml
 
-from harness import TOOLS_DIR, ManagedProcess, free_port, wasm_path
+from harness import TOOLS_DIR, ManagedProcess, free_port
 
 OCI_IMAGE = TOOLS_DIR / "oci_image.py"
 LAYER_MEDIA_TYPE = "application/vnd.oci.image.layer.v1.tar+gzip"
@@ -76,12 +75,8 @@ def layout_files(layout):
 
 
 @pytest.fixture
-def wasm(tmp_path):
-    """dist/tenantgate.wasm, copied so a concurrent rebuild cannot change it mid-test."""
-    source = wasm_path()
-    if not source.is_file():
-        pytest.fail(f"{source} not found: run `make build` first", pytrace=False)
-    return Path(shutil.copy(source, tmp_path / "tenantgate.wasm"))
+def wasm(wasm_copy):
+    return wasm_copy
 
 
 @pytest.fixture

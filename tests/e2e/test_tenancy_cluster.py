@@ -11,12 +11,6 @@ TENANT_7_3 = {"vm_access": {"tenant_id": {"account_id": 7, "project_id": 3}}}
 
 
 @pytest.fixture(scope="module")
-def upstream():
-    with RecordingUpstream() as recording:
-        yield recording
-
-
-@pytest.fixture(scope="module")
 def cluster_envoy(start_envoy, idp, upstream):
     config = plugin_config_trusting(idp.issuer)
     config["tenancy"]["backend"] = "vm_cluster"

@@ -4,7 +4,6 @@ reaches the backend, and a request with two tokens is refused."""
 import base64
 
 import pytest
-from recording_upstream import RecordingUpstream
 
 from client import call, error_of
 
@@ -15,12 +14,6 @@ SOURCES = [
     {"query": {"name": "auth_token"}},
     {"cookie": {"name": "jwt"}},
 ]
-
-
-@pytest.fixture(scope="module")
-def upstream():
-    with RecordingUpstream() as recording:
-        yield recording
 
 
 @pytest.fixture(scope="module")
