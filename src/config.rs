@@ -6,6 +6,8 @@ use std::fmt;
 use serde::Deserialize;
 
 use crate::keys::http_target::{HttpTarget, UrlError};
+use crate::keys::local::{self, RawHmacSecret, RawLocalJwks, RawPemKey};
+use crate::keys::KeySet;
 use crate::verify::Algorithm;
 
 pub const DEFAULT_REALM: &str = "tenantgate";
@@ -87,7 +89,7 @@ pub struct ClaimRules {
 }
 
 /// Where a provider's keys come from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum KeySource {
     /// OIDC discovery: the document's `jwks_uri` is fetched next, through
     /// `jwks_cluster`.
@@ -100,6 +102,8 @@ pub enum KeySource {
     },
     /// A JWKS URL fetched directly.
     RemoteJwks { jwks: HttpTarget, timeout_ms: u64 },
+    /// Keys written into the configuration; never fetched or refreshed.
+    Local(KeySet),
 }
 
 impl KeySource {
@@ -108,6 +112,14 @@ impl KeySource {
             KeySource::Discovery { timeout_ms, .. } | KeySource::RemoteJwks { timeout_ms, .. } => {
                 *timeout_ms
             }
+            KeySource::Local(_) => 0,
+        }
+    }
+
+    pub fn local_keys(&self) -> Option<&KeySet> {
+        match self {
+            KeySource::Local(keys) => Some(keys),
+            _ => None,
         }
     }
 }
@@ -206,6 +218,12 @@ struct RawProvider {
     discovery: Option<RawDiscovery>,
     #[serde(default)]
     remote_jwks: Option<RawRemoteJwks>,
+    #[serde(default)]
+    local_jwks: Option<RawLocalJwks>,
+    #[serde(default)]
+    pem_keys: Vec<RawPemKey>,
+    #[serde(default)]
+    hmac_secrets: Vec<RawHmacSecret>,
     #[serde(default)]
     cache_duration_s: Option<u64>,
     #[serde(default)]
@@ -458,19 +476,27 @@ fn compile_provider(index: usize, raw: RawProvider) -> Result<Provider, ConfigEr
         None => Algorithm::ALL.to_vec(),
         Some(names) => compile_algorithms(index, &names)?,
     };
-    let key_source = match (raw.discovery, raw.remote_jwks) {
-        (Some(discovery), None) => compile_discovery(index, &raw.issuer, discovery)?,
-        (None, Some(remote)) => compile_remote_jwks(index, remote)?,
-        (Some(_), Some(_)) => {
-            return Err(ConfigError::new(
-                field("remote_jwks"),
-                "set either `discovery` or `remote_jwks`, not both",
-            ))
-        }
-        (None, None) => {
+    let has_local =
+        raw.local_jwks.is_some() || !raw.pem_keys.is_empty() || !raw.hmac_secrets.is_empty();
+    let key_source = match (raw.discovery, raw.remote_jwks, has_local) {
+        (Some(discovery), None, false) => compile_discovery(index, &raw.issuer, discovery)?,
+        (None, Some(remote), false) => compile_remote_jwks(index, remote)?,
+        (None, None, true) => KeySource::Local(
+            local::compile(raw.local_jwks, raw.pem_keys, raw.hmac_secrets)
+                .map_err(|e| ConfigError::new(field(&e.field), e.reason))?,
+        ),
+        (None, None, false) => {
             return Err(ConfigError::new(
                 field("discovery"),
-                "a key source is required: `discovery` or `remote_jwks`",
+                "a key source is required: `discovery`, `remote_jwks`, or configured keys \
+                 (`local_jwks`, `pem_keys`, `hmac_secrets`)",
+            ))
+        }
+        _ => {
+            return Err(ConfigError::new(
+                field("remote_jwks"),
+                "set one key source: `discovery`, `remote_jwks`, or configured keys \
+                 (`local_jwks`, `pem_keys`, `hmac_secrets`)",
             ))
         }
     };

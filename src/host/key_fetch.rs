@@ -145,6 +145,8 @@ impl KeyFetcher {
         let (target, step) = match &self.provider.key_source {
             KeySource::Discovery { document, .. } => (document.clone(), FetchStep::Discovery),
             KeySource::RemoteJwks { jwks, .. } => (jwks.clone(), FetchStep::Jwks),
+            // Configured keys have no fetcher.
+            KeySource::Local(_) => return,
         };
         self.dispatch(&target, step, now_ms);
     }

@@ -38,6 +38,9 @@ impl KeyStore for HostKeyStore<'_> {
         else {
             return false;
         };
+        if settings.key_source.local_keys().is_some() {
+            return false;
+        }
         let claim_name = kid_claim_name(&settings.name);
         let (claim, cas) = hostcalls::get_shared_data(&claim_name).unwrap_or((None, None));
         let claimed_at = claim

@@ -58,7 +58,8 @@ impl Shared {
 pub struct Root {
     context_id: u32,
     shared: Rc<RefCell<Shared>>,
-    fetchers: Vec<KeyFetcher>,
+    /// One per provider; `None` for providers with configured keys.
+    fetchers: Vec<Option<KeyFetcher>>,
 }
 
 impl Root {
@@ -106,7 +107,10 @@ impl Root {
     /// Keys past their lifetime and stale period are no longer used:
     /// requests wait for a fresh set, then get 503.
     fn drop_stale_keys(&mut self, provider: usize, now_ms: u64) {
-        if !self.fetchers[provider].is_stale(now_ms) {
+        let Some(Some(fetcher)) = self.fetchers.get(provider) else {
+            return;
+        };
+        if !fetcher.is_stale(now_ms) {
             return;
         }
         let mut shared = self.shared.borrow_mut();
@@ -114,7 +118,7 @@ impl Root {
             *slot = None;
             log::error(&format!(
                 "provider {}: keys are stale and no refresh succeeded; tokens are refused until keys load",
-                self.fetchers[provider].name()
+                fetcher.name()
             ));
         }
     }
@@ -142,6 +146,15 @@ impl Root {
     }
 }
 
+/// Configured keys are in place from the start and never change.
+fn configured_keys(provider: &crate::config::Provider) -> Option<Installed> {
+    provider.key_source.local_keys().map(|keys| Installed {
+        keys: Rc::new(keys.clone()),
+        fetched_at_ms: 0,
+        generation: 0,
+    })
+}
+
 impl Context for Root {
     fn on_http_call_response(
         &mut self,
@@ -151,10 +164,17 @@ impl Context for Root {
         _num_trailers: usize,
     ) {
         let now = now_ms();
-        let Some(provider) = self.fetchers.iter().position(|f| f.owns(token_id)) else {
+        let Some(provider) = self
+            .fetchers
+            .iter()
+            .position(|f| f.as_ref().is_some_and(|f| f.owns(token_id)))
+        else {
             return;
         };
-        if let Some(keys) = self.fetchers[provider].on_response(body_size, now) {
+        let installed = self.fetchers[provider]
+            .as_mut()
+            .and_then(|fetcher| fetcher.on_response(body_size, now));
+        if let Some(keys) = installed {
             self.install(provider, keys);
         }
     }
@@ -176,12 +196,14 @@ impl RootContext for Root {
         self.fetchers = config
             .providers
             .iter()
-            .cloned()
-            .map(KeyFetcher::new)
+            .map(|provider| match provider.key_source.local_keys() {
+                Some(_) => None,
+                None => Some(KeyFetcher::new(provider.clone())),
+            })
             .collect();
         {
             let mut shared = self.shared.borrow_mut();
-            shared.keys = config.providers.iter().map(|_| None).collect();
+            shared.keys = config.providers.iter().map(configured_keys).collect();
             shared.token_cache = TokenCache::new(config.token_cache_size);
             shared.config = Some(Rc::new(config));
         }
@@ -193,16 +215,19 @@ impl RootContext for Root {
         let now = now_ms();
         let requests = std::mem::take(&mut self.shared.borrow_mut().refetch_requests);
         for provider in requests {
-            if let Some(fetcher) = self.fetchers.get_mut(provider) {
+            if let Some(Some(fetcher)) = self.fetchers.get_mut(provider) {
                 fetcher.request_refetch(now);
             }
         }
         for provider in 0..self.fetchers.len() {
-            if let Some(keys) = self.fetchers[provider].sync() {
+            let synced = self.fetchers[provider].as_mut().and_then(KeyFetcher::sync);
+            if let Some(keys) = synced {
                 self.install(provider, keys);
             }
             self.drop_stale_keys(provider, now);
-            self.fetchers[provider].maybe_start(now);
+            if let Some(fetcher) = self.fetchers[provider].as_mut() {
+                fetcher.maybe_start(now);
+            }
         }
         self.expire_waiters(now);
     }

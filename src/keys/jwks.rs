@@ -7,34 +7,14 @@
 
 use std::fmt;
 
-use rsa::BigUint;
 use serde::Deserialize;
 
+use super::material::{Curve, KeyError, PublicKey};
 use crate::encoding::decode_lenient;
-use crate::verify::{Algorithm, KeyKind};
+use crate::verify::Algorithm;
 
 pub const MAX_JWKS_BYTES: usize = 256 << 10;
 pub const MAX_KEYS: usize = 64;
-const MIN_RSA_BITS: usize = 2048;
-const MAX_RSA_BITS: usize = 4096;
-
-/// A public key ready to verify signatures.
-#[derive(Debug, Clone)]
-pub enum PublicKey {
-    Rsa(rsa::RsaPublicKey),
-    P256(p256::ecdsa::VerifyingKey),
-    P384(p384::ecdsa::VerifyingKey),
-}
-
-impl PublicKey {
-    pub fn kind(&self) -> KeyKind {
-        match self {
-            PublicKey::Rsa(_) => KeyKind::Rsa,
-            PublicKey::P256(_) => KeyKind::P256,
-            PublicKey::P384(_) => KeyKind::P384,
-        }
-    }
-}
 
 #[derive(Debug, Clone)]
 pub struct Jwk {
@@ -46,7 +26,9 @@ pub struct Jwk {
 
 impl Jwk {
     pub fn accepts(&self, alg: Algorithm) -> bool {
-        self.key.kind() == alg.key_kind() && self.alg.is_none_or(|own| own == alg)
+        self.key.kind() == alg.key_kind()
+            && self.alg.is_none_or(|own| own == alg)
+            && self.key.fits(alg)
     }
 }
 
@@ -87,7 +69,11 @@ pub enum SkipReason {
     UnsupportedKeyType(String),
     UnsupportedAlgorithm(String),
     AlgorithmDoesNotFitKey,
+    /// Shared secrets are only taken from the configuration, never from a
+    /// key set fetched over the network.
+    SecretNotAllowed,
     Malformed(&'static str),
+    Unusable(KeyError),
 }
 
 impl fmt::Display for SkipReason {
@@ -97,7 +83,11 @@ impl fmt::Display for SkipReason {
             SkipReason::UnsupportedKeyType(kty) => write!(f, "unsupported kty {kty:?}"),
             SkipReason::UnsupportedAlgorithm(alg) => write!(f, "unsupported alg {alg:?}"),
             SkipReason::AlgorithmDoesNotFitKey => f.write_str("alg does not fit the key type"),
+            SkipReason::SecretNotAllowed => {
+                f.write_str("symmetric (oct) keys are only accepted in local_jwks")
+            }
             SkipReason::Malformed(what) => write!(f, "malformed: {what}"),
+            SkipReason::Unusable(error) => error.fmt(f),
         }
     }
 }
@@ -161,14 +151,32 @@ struct RawJwk {
     x: Option<String>,
     #[serde(default)]
     y: Option<String>,
+    #[serde(default)]
+    k: Option<String>,
 }
 
+/// Where a key set came from: symmetric keys are only trusted from the
+/// configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyOrigin {
+    Fetched,
+    Configured,
+}
+
+/// A key set fetched from a provider.
 pub fn parse_jwks(body: &[u8]) -> Result<ParsedJwks, JwksError> {
+    parse_jwks_from(body, KeyOrigin::Fetched)
+}
+
+pub fn parse_jwks_from(body: &[u8], origin: KeyOrigin) -> Result<ParsedJwks, JwksError> {
     if body.len() > MAX_JWKS_BYTES {
         return Err(JwksError::TooLarge(body.len()));
     }
     let raw: RawSet =
         serde_json::from_slice(body).map_err(|error| JwksError::NotJson(error.to_string()))?;
+    if !crate::encoding::json_depth_within(body, crate::encoding::MAX_JSON_DEPTH) {
+        return Err(JwksError::NotJson("nested too deeply".into()));
+    }
     if raw.keys.len() > MAX_KEYS {
         return Err(JwksError::TooManyKeys(raw.keys.len()));
     }
@@ -176,7 +184,7 @@ pub fn parse_jwks(body: &[u8]) -> Result<ParsedJwks, JwksError> {
     let mut skipped = Vec::new();
     for (index, raw_key) in raw.keys.into_iter().enumerate() {
         let kid = raw_key.kid.clone();
-        match parse_key(raw_key) {
+        match parse_key(raw_key, origin) {
             Ok(jwk) => {
                 if let Some(kid) = &jwk.kid {
                     if keys.iter().any(|other| other.kid.as_ref() == Some(kid)) {
@@ -197,7 +205,7 @@ pub fn parse_jwks(body: &[u8]) -> Result<ParsedJwks, JwksError> {
     })
 }
 
-fn parse_key(raw: RawJwk) -> Result<Jwk, SkipReason> {
+fn parse_key(raw: RawJwk, origin: KeyOrigin) -> Result<Jwk, SkipReason> {
     if !is_for_signatures(&raw) {
         return Err(SkipReason::NotForSignatures);
     }
@@ -211,9 +219,12 @@ fn parse_key(raw: RawJwk) -> Result<Jwk, SkipReason> {
     let key = match raw.kty.as_str() {
         "RSA" => rsa_key(&raw)?,
         "EC" => ec_key(&raw)?,
+        "OKP" => okp_key(&raw)?,
+        "oct" if origin == KeyOrigin::Configured => secret_key(&raw)?,
+        "oct" => return Err(SkipReason::SecretNotAllowed),
         other => return Err(SkipReason::UnsupportedKeyType(other.to_string())),
     };
-    if alg.is_some_and(|alg| alg.key_kind() != key.kind()) {
+    if alg.is_some_and(|alg| alg.key_kind() != key.kind() || !key.fits(alg)) {
         return Err(SkipReason::AlgorithmDoesNotFitKey);
     }
     Ok(Jwk {
@@ -241,44 +252,29 @@ fn decode_member(value: &Option<String>, name: &'static str) -> Result<Vec<u8>, 
 }
 
 fn rsa_key(raw: &RawJwk) -> Result<PublicKey, SkipReason> {
-    let n = BigUint::from_bytes_be(&decode_member(&raw.n, "n")?);
-    let e = BigUint::from_bytes_be(&decode_member(&raw.e, "e")?);
-    let bits = n.bits();
-    if !(MIN_RSA_BITS..=MAX_RSA_BITS).contains(&bits) {
-        return Err(SkipReason::Malformed(
-            "RSA modulus must be 2048 to 4096 bits",
-        ));
-    }
-    rsa::RsaPublicKey::new_with_max_size(n, e, MAX_RSA_BITS)
-        .map(PublicKey::Rsa)
-        .map_err(|_| SkipReason::Malformed("RSA public key"))
+    PublicKey::rsa(&decode_member(&raw.n, "n")?, &decode_member(&raw.e, "e")?)
+        .map_err(SkipReason::Unusable)
 }
 
 fn ec_key(raw: &RawJwk) -> Result<PublicKey, SkipReason> {
     let crv = member(&raw.crv, "crv")?;
-    let coordinate_len = match crv {
-        "P-256" => 32,
-        "P-384" => 48,
-        other => return Err(SkipReason::UnsupportedKeyType(format!("EC {other}"))),
-    };
+    let curve =
+        Curve::from_name(crv).ok_or_else(|| SkipReason::UnsupportedKeyType(format!("EC {crv}")))?;
     let x = decode_member(&raw.x, "x")?;
     let y = decode_member(&raw.y, "y")?;
-    if x.len() != coordinate_len || y.len() != coordinate_len {
-        return Err(SkipReason::Malformed("EC coordinate length"));
+    PublicKey::ec_coordinates(curve, &x, &y).map_err(SkipReason::Unusable)
+}
+
+/// RFC 8037 octet key pairs; only Ed25519 signs JWS here.
+fn okp_key(raw: &RawJwk) -> Result<PublicKey, SkipReason> {
+    match member(&raw.crv, "crv")? {
+        "Ed25519" => PublicKey::ed25519(&decode_member(&raw.x, "x")?).map_err(SkipReason::Unusable),
+        other => Err(SkipReason::UnsupportedKeyType(format!("OKP {other}"))),
     }
-    let mut point = Vec::with_capacity(1 + 2 * coordinate_len);
-    point.push(0x04);
-    point.extend_from_slice(&x);
-    point.extend_from_slice(&y);
-    let not_on_curve = SkipReason::Malformed("EC point is not on the curve");
-    match crv {
-        "P-256" => p256::ecdsa::VerifyingKey::from_sec1_bytes(&point)
-            .map(PublicKey::P256)
-            .map_err(|_| not_on_curve),
-        _ => p384::ecdsa::VerifyingKey::from_sec1_bytes(&point)
-            .map(PublicKey::P384)
-            .map_err(|_| not_on_curve),
-    }
+}
+
+fn secret_key(raw: &RawJwk) -> Result<PublicKey, SkipReason> {
+    PublicKey::hmac(decode_member(&raw.k, "k")?).map_err(SkipReason::Unusable)
 }
 
 #[cfg(test)]

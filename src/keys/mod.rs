@@ -4,6 +4,10 @@
 pub mod discovery;
 pub mod http_target;
 pub mod jwks;
+pub mod local;
+pub mod material;
+pub mod pem;
 pub mod schedule;
 
-pub use jwks::{parse_jwks, Jwk, JwksError, KeySet, PublicKey};
+pub use jwks::{parse_jwks, Jwk, JwksError, KeySet};
+pub use material::{Curve, KeyError, PublicKey};

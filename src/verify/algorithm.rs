@@ -1,5 +1,5 @@
-//! The JWS algorithms the filter verifies (RFC 7518). `none` and HMAC are
-//! not here, so they can never be selected by a token header.
+//! The JWS algorithms the filter verifies (RFC 7518, RFC 8037). `none` is
+//! not here, so it can never be selected by a token header.
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Algorithm {
@@ -11,6 +11,10 @@ pub enum Algorithm {
     Ps512,
     Es256,
     Es384,
+    EdDsa,
+    Hs256,
+    Hs384,
+    Hs512,
 }
 
 /// The kind of public key an algorithm needs; a key of another kind is never
@@ -20,10 +24,14 @@ pub enum KeyKind {
     Rsa,
     P256,
     P384,
+    Ed25519,
+    /// A shared secret: only ever used for HS* tokens, so a public key can
+    /// never be taken for an HMAC secret.
+    Hmac,
 }
 
 impl Algorithm {
-    pub const ALL: [Algorithm; 8] = [
+    pub const ALL: [Algorithm; 12] = [
         Algorithm::Rs256,
         Algorithm::Rs384,
         Algorithm::Rs512,
@@ -32,6 +40,10 @@ impl Algorithm {
         Algorithm::Ps512,
         Algorithm::Es256,
         Algorithm::Es384,
+        Algorithm::EdDsa,
+        Algorithm::Hs256,
+        Algorithm::Hs384,
+        Algorithm::Hs512,
     ];
 
     pub fn name(self) -> &'static str {
@@ -44,6 +56,10 @@ impl Algorithm {
             Algorithm::Ps512 => "PS512",
             Algorithm::Es256 => "ES256",
             Algorithm::Es384 => "ES384",
+            Algorithm::EdDsa => "EdDSA",
+            Algorithm::Hs256 => "HS256",
+            Algorithm::Hs384 => "HS384",
+            Algorithm::Hs512 => "HS512",
         }
     }
 
@@ -62,6 +78,17 @@ impl Algorithm {
             | Algorithm::Ps512 => KeyKind::Rsa,
             Algorithm::Es256 => KeyKind::P256,
             Algorithm::Es384 => KeyKind::P384,
+            Algorithm::EdDsa => KeyKind::Ed25519,
+            Algorithm::Hs256 | Algorithm::Hs384 | Algorithm::Hs512 => KeyKind::Hmac,
+        }
+    }
+
+    /// RFC 7518 §3.2: an HMAC key must be at least as long as the hash.
+    pub fn min_secret_bytes(self) -> usize {
+        match self {
+            Algorithm::Hs384 => 48,
+            Algorithm::Hs512 => 64,
+            _ => 32,
         }
     }
 }
@@ -77,6 +104,8 @@ mod tests {
         }
         assert_eq!(Algorithm::from_name("rs256"), None);
         assert_eq!(Algorithm::from_name("none"), None);
-        assert_eq!(Algorithm::from_name("HS256"), None);
+        assert_eq!(Algorithm::from_name("hs256"), None);
+        assert_eq!(Algorithm::from_name("EDDSA"), None);
+        assert_eq!(Algorithm::from_name("Ed25519"), None);
     }
 }

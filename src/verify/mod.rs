@@ -20,6 +20,7 @@ use crate::keys::KeySet;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TokenError {
     TooLarge,
+    TooDeep,
     Malformed,
     CriticalHeader,
     UnsupportedAlgorithm,
@@ -44,6 +45,7 @@ impl TokenError {
     pub fn description(self) -> &'static str {
         match self {
             TokenError::TooLarge => "token is too large",
+            TokenError::TooDeep => "token JSON is nested too deeply",
             TokenError::Malformed => "token is not a well-formed JWS compact token",
             TokenError::CriticalHeader => "token header has unsupported critical extensions",
             TokenError::UnsupportedAlgorithm => "token algorithm is not supported",

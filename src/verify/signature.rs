@@ -1,6 +1,8 @@
 //! Signature checks, one function per key type. The caller has already made
 //! sure the key fits the algorithm; a mismatch here still answers `false`.
 
+use hmac::digest::core_api::BlockSizeUser;
+use hmac::{Mac, SimpleHmac};
 use rsa::{Pkcs1v15Sign, Pss, RsaPublicKey};
 use sha2::{Digest, Sha256, Sha384, Sha512};
 use signature::Verifier;
@@ -30,6 +32,20 @@ pub fn is_valid(alg: Algorithm, key: &PublicKey, signing_input: &[u8], signature
         }
         (Algorithm::Es384, PublicKey::P384(key)) => p384::ecdsa::Signature::from_slice(signature)
             .is_ok_and(|signature| key.verify(signing_input, &signature).is_ok()),
+        // Strict RFC 8032 checks: canonical S, no small-order keys or R.
+        (Algorithm::EdDsa, PublicKey::Ed25519(key)) => {
+            ed25519_dalek::Signature::from_slice(signature)
+                .is_ok_and(|signature| key.verify_strict(signing_input, &signature).is_ok())
+        }
+        (Algorithm::Hs256, PublicKey::Hmac(secret)) => {
+            hmac::<Sha256>(secret.bytes(), signing_input, signature)
+        }
+        (Algorithm::Hs384, PublicKey::Hmac(secret)) => {
+            hmac::<Sha384>(secret.bytes(), signing_input, signature)
+        }
+        (Algorithm::Hs512, PublicKey::Hmac(secret)) => {
+            hmac::<Sha512>(secret.bytes(), signing_input, signature)
+        }
         _ => false,
     }
 }
@@ -56,4 +72,10 @@ where
         && key
             .verify(Pss::new::<D>(), &D::digest(message), signature)
             .is_ok()
+}
+
+/// Compares in constant time: the expected tag depends on the secret.
+fn hmac<D: Digest + BlockSizeUser>(secret: &[u8], message: &[u8], tag: &[u8]) -> bool {
+    <SimpleHmac<D> as Mac>::new_from_slice(secret)
+        .is_ok_and(|mac| mac.chain_update(message).verify_slice(tag).is_ok())
 }

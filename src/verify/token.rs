@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::{Algorithm, TokenError};
-use crate::encoding::decode_strict;
+use crate::encoding::{decode_strict, json_depth_within, MAX_JSON_DEPTH};
 
 /// A token whose parts were decoded but whose signature is not checked yet.
 #[derive(Debug, Clone)]
@@ -18,6 +18,8 @@ pub struct UnverifiedToken<'a> {
     pub signature: Vec<u8>,
 }
 
+/// `jwk`, `jku`, `x5u` and `x5c` are never read: keys come only from the
+/// provider's configured key source.
 #[derive(Deserialize)]
 struct RawHeader {
     alg: String,
@@ -60,5 +62,8 @@ pub fn parse(token: &str, max_bytes: usize) -> Result<UnverifiedToken<'_>, Token
 
 fn decode_json<T: serde::de::DeserializeOwned>(part: &str) -> Result<T, TokenError> {
     let bytes = decode_strict(part).map_err(|_| TokenError::Malformed)?;
+    if !json_depth_within(&bytes, MAX_JSON_DEPTH) {
+        return Err(TokenError::TooDeep);
+    }
     serde_json::from_slice(&bytes).map_err(|_| TokenError::Malformed)
 }
