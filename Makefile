@@ -23,7 +23,7 @@ WASM_OPT_FLAGS := -Oz --strip-debug --strip-producers \
 	--enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
 	--enable-nontrapping-float-to-int --enable-multivalue --enable-reference-types
 
-.PHONY: help build run demo-token test lint unit e2e deps-rust deps-python deps-vm deps-oci size oci push clean
+.PHONY: help build run demo-token token-table test lint unit e2e deps-rust deps-python deps-vm deps-oci size oci push clean
 
 help:
 	@echo "make run          start Envoy + tenantgate, VictoriaMetrics and a demo identity provider"
@@ -88,6 +88,11 @@ run: build deps-python deps-vm
 
 demo-token: deps-python
 	@$(PYTHON) tools/mint_token.py --alg '$(ALG)' --claims '$(CLAIMS)'
+
+# The accepted/refused token table run by tests/token_table.rs (natively) and
+# tests/e2e/test_token_table.py (in Envoy, with freshly minted tokens).
+token-table: deps-python
+	$(PYTHON) tools/token_table.py write
 
 lint: deps-rust
 	cargo fmt --check

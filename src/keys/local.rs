@@ -189,3 +189,128 @@ fn check_kids(keys: &[(String, Jwk)]) -> Result<(), LocalKeyError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::verify::KeyKind;
+
+    const P256_PKCS8: &str = include_str!("../../tests/data/token-table/p256-private.pem");
+    const RSA_PKCS8: &str = include_str!("../../tests/data/token-table/rsa-private.pem");
+    const ED25519_PKCS8: &str = include_str!("../../tests/data/token-table/ed25519-private.pem");
+
+    fn pem(text: &str, kid: Option<&str>, alg: Option<&str>) -> RawPemKey {
+        RawPemKey {
+            pem: text.to_string(),
+            kid: kid.map(str::to_string),
+            alg: alg.map(str::to_string),
+        }
+    }
+
+    fn secret(text: &str, kid: Option<&str>) -> RawHmacSecret {
+        RawHmacSecret {
+            secret: Some(text.to_string()),
+            secret_base64: None,
+            kid: kid.map(str::to_string),
+            alg: None,
+        }
+    }
+
+    fn field_of(result: Result<KeySet, LocalKeyError>) -> String {
+        result.map(|_| ()).unwrap_err().field
+    }
+
+    #[test]
+    fn private_key_files_yield_their_public_keys() {
+        let set = compile(
+            None,
+            vec![
+                pem(P256_PKCS8, Some("ec"), None),
+                pem(RSA_PKCS8, Some("rsa"), Some("PS256")),
+                pem(ED25519_PKCS8, None, None),
+            ],
+            vec![secret(&"s".repeat(32), Some("hs"))],
+        )
+        .unwrap();
+        let kinds: Vec<KeyKind> = set.keys().iter().map(|key| key.key.kind()).collect();
+        assert_eq!(
+            kinds,
+            [KeyKind::P256, KeyKind::Rsa, KeyKind::Ed25519, KeyKind::Hmac]
+        );
+        assert!(set.keys()[1].accepts(Algorithm::Ps256));
+        assert!(!set.keys()[1].accepts(Algorithm::Rs256));
+        assert!(set.keys()[3].accepts(Algorithm::Hs256));
+        assert!(
+            !set.keys()[3].accepts(Algorithm::Hs384),
+            "32 bytes is too short"
+        );
+    }
+
+    #[test]
+    fn unusable_configured_keys_name_their_field() {
+        let garbage = "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n";
+        let cert = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+        assert_eq!(
+            field_of(compile(None, vec![pem(garbage, None, None)], vec![])),
+            "pem_keys[0].pem"
+        );
+        assert_eq!(
+            field_of(compile(None, vec![pem("not pem", None, None)], vec![])),
+            "pem_keys[0].pem"
+        );
+        let label = compile(None, vec![pem(cert, None, None)], vec![])
+            .map(|_| ())
+            .unwrap_err();
+        assert!(label.reason.contains("CERTIFICATE"), "{label}");
+        assert_eq!(
+            field_of(compile(
+                None,
+                vec![pem(P256_PKCS8, None, Some("RS256"))],
+                vec![]
+            )),
+            "pem_keys[0].alg"
+        );
+        assert_eq!(
+            field_of(compile(None, vec![], vec![secret("short", None)])),
+            "hmac_secrets[0].secret"
+        );
+        let both = RawHmacSecret {
+            secret_base64: Some("c2VjcmV0".into()),
+            ..secret(&"s".repeat(40), None)
+        };
+        assert_eq!(
+            field_of(compile(None, vec![], vec![both])),
+            "hmac_secrets[0].secret"
+        );
+        assert_eq!(
+            field_of(compile(
+                None,
+                vec![pem(P256_PKCS8, Some("same"), None)],
+                vec![secret(&"s".repeat(40), Some("same"))]
+            )),
+            "hmac_secrets[0].kid"
+        );
+        let enc_key = RawLocalJwks::Object(serde_json::json!({"keys": [
+            {"kty": "oct", "k": "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0", "kid": "a"},
+            {"kty": "RSA", "use": "enc", "n": "AQAB", "e": "AQAB"},
+        ]}));
+        assert_eq!(
+            field_of(compile(Some(enc_key), vec![], vec![])),
+            "local_jwks.keys[1]"
+        );
+    }
+
+    #[test]
+    fn inline_jwks_may_be_a_string_and_hold_secrets() {
+        let text = r#"{"keys": [{"kty": "oct", "kid": "a", "alg": "HS256",
+            "k": "c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0"}]}"#;
+        let set = compile(Some(RawLocalJwks::Text(text.into())), vec![], vec![]).unwrap();
+        assert!(set.keys()[0].accepts(Algorithm::Hs256));
+        let fetched = super::super::jwks::parse_jwks(text.as_bytes()).map(|_| ());
+        assert_eq!(
+            fetched.unwrap_err(),
+            JwksError::NoUsableKeys,
+            "never from the network"
+        );
+    }
+}

@@ -63,7 +63,21 @@ BREAKAGES = [
     (["tenancy", "select_prefix"], "/select"),
     (["realm"], 'a"b'),
     (["key_wait_timeout_ms"], 0),
+    # Two key sources at once.
+    (["providers", 0, "hmac_secrets"], [{"secret": "s" * 40}]),
 ]
+
+
+def test_configured_keys_of_the_token_table_match_the_schema():
+    import token_table
+
+    config = token_table.build()["config"]
+    errors = [error.message for error in VALIDATOR.iter_errors(config)]
+    assert errors == []
+    for broken_secret in ({"secret": "short"}, {"secret": "s" * 40, "secret_base64": "c2VjcmV0"}):
+        broken = copy.deepcopy(config)
+        broken["providers"][2]["hmac_secrets"] = [broken_secret]
+        assert not VALIDATOR.is_valid(broken)
 
 
 @pytest.mark.parametrize("path,value", BREAKAGES, ids=[".".join(map(str, p)) for p, _ in BREAKAGES])
