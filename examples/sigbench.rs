@@ -12,10 +12,8 @@ use serde_json::Value;
 
 const RS256: &str = include_str!("../tests/data/wycheproof/rsa_signature_2048_sha256_test.json");
 const PS256: &str = include_str!("../tests/data/wycheproof/rsa_pss_2048_sha256_mgf1_32_test.json");
-const ES256: &str =
-    include_str!("../tests/data/wycheproof/ecdsa_secp256r1_sha256_p1363_test.json");
-const ES384: &str =
-    include_str!("../tests/data/wycheproof/ecdsa_secp384r1_sha384_p1363_test.json");
+const ES256: &str = include_str!("../tests/data/wycheproof/ecdsa_secp256r1_sha256_p1363_test.json");
+const ES384: &str = include_str!("../tests/data/wycheproof/ecdsa_secp384r1_sha384_p1363_test.json");
 const EDDSA: &str = include_str!("../tests/data/wycheproof/ed25519_test.json");
 
 struct Vector {
@@ -138,12 +136,64 @@ fn eddsa(iterations: u32) {
     });
 }
 
+fn ours(iterations: u32) {
+    use tenantgate::crypto::{ed25519, p256, p384, rsa::RsaPublicKey, Hash};
+
+    let v = first_valid(RS256);
+    let (n, e) = rsa_key(&v);
+    let key = RsaPublicKey::from_be_bytes(&n, &e).expect("rsa key");
+    time("RS256-2048 crypto", iterations, || {
+        key.verify_pkcs1v15(Hash::Sha256, &v.message, &v.signature)
+    });
+
+    let v = first_valid(PS256);
+    let (n, e) = rsa_key(&v);
+    let key = RsaPublicKey::from_be_bytes(&n, &e).expect("rsa key");
+    time("PS256-2048 crypto", iterations, || {
+        key.verify_pss(Hash::Sha256, &v.message, &v.signature)
+    });
+
+    let v = first_valid(ES256);
+    let point = ec_point(&v);
+    let key = p256::PublicKey::from_sec1(&point).expect("p256 key");
+    time("ES256 crypto", iterations, || {
+        key.verify(&v.message, &v.signature)
+    });
+    time("ES256 key set-up", iterations / 20, || {
+        p256::PublicKey::from_sec1(&point).is_ok()
+    });
+
+    let v = first_valid(ES384);
+    let point = ec_point(&v);
+    let key = p384::PublicKey::from_sec1(&point).expect("p384 key");
+    time("ES384 crypto", iterations, || {
+        key.verify(&v.message, &v.signature)
+    });
+    time("ES384 key set-up", iterations / 20, || {
+        p384::PublicKey::from_sec1(&point).is_ok()
+    });
+
+    let v = first_valid(EDDSA);
+    let key =
+        ed25519::PublicKey::from_bytes(&hex(v.group["publicKey"]["pk"].as_str().expect("pk")))
+            .expect("ed25519 key");
+    time("EdDSA crypto", iterations, || {
+        key.verify(&v.message, &v.signature)
+    });
+}
+
 fn main() {
     let iterations = std::env::args()
         .nth(1)
         .and_then(|text| text.parse().ok())
         .unwrap_or(200);
     println!("{iterations} verifications each");
-    baseline(iterations);
-    eddsa(iterations);
+    let which = std::env::args().nth(2).unwrap_or_default();
+    if which != "ours" {
+        baseline(iterations);
+        eddsa(iterations);
+    }
+    if which != "baseline" {
+        ours(iterations);
+    }
 }
