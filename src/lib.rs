@@ -10,6 +10,7 @@
 //! proxy (and is only built for wasm).
 
 pub mod config;
+pub mod crypto;
 pub mod encoding;
 pub mod extract;
 pub mod keys;

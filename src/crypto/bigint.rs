@@ -1,0 +1,344 @@
+//! Unsigned big integers as little-endian slices of 32-bit limbs, and
+//! Montgomery multiplication over them.
+//!
+//! 32-bit limbs because wasm32 multiplies 32x32->64 natively, while a
+//! 64x64->128 product becomes a call to a software routine. Everything here
+//! works on public values (keys and signatures), so it may take
+//! data-dependent time.
+
+use std::cmp::Ordering;
+
+/// Limbs needed for `bytes` big-endian bytes.
+pub fn limbs_for_bytes(bytes: usize) -> usize {
+    bytes.div_ceil(4)
+}
+
+/// Reads big-endian `bytes` into `out`; false when the value does not fit.
+pub fn read_be(out: &mut [u32], bytes: &[u8]) -> bool {
+    out.fill(0);
+    let significant = strip_leading_zeros(bytes);
+    if limbs_for_bytes(significant.len()) > out.len() {
+        return false;
+    }
+    for (index, byte) in significant.iter().rev().enumerate() {
+        out[index / 4] |= u32::from(*byte) << (8 * (index % 4));
+    }
+    true
+}
+
+/// Writes `value` as exactly `out.len()` big-endian bytes; false when it
+/// does not fit.
+pub fn write_be(out: &mut [u8], value: &[u32]) -> bool {
+    let len = out.len();
+    for (index, byte) in out.iter_mut().rev().enumerate() {
+        *byte = value
+            .get(index / 4)
+            .map_or(0, |limb| (limb >> (8 * (index % 4))) as u8);
+    }
+    bit_length(value) <= 8 * len
+}
+
+pub fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
+    let first = bytes
+        .iter()
+        .position(|&byte| byte != 0)
+        .unwrap_or(bytes.len());
+    &bytes[first..]
+}
+
+pub fn bit_length(value: &[u32]) -> usize {
+    value
+        .iter()
+        .rposition(|&limb| limb != 0)
+        .map_or(0, |top| 32 * top + 32 - value[top].leading_zeros() as usize)
+}
+
+pub fn is_zero(value: &[u32]) -> bool {
+    value.iter().all(|&limb| limb == 0)
+}
+
+pub fn compare(a: &[u32], b: &[u32]) -> Ordering {
+    debug_assert_eq!(a.len(), b.len());
+    for (x, y) in a.iter().rev().zip(b.iter().rev()) {
+        match x.cmp(y) {
+            Ordering::Equal => continue,
+            unequal => return unequal,
+        }
+    }
+    Ordering::Equal
+}
+
+/// `a -= b`, returning the borrow out of the top limb.
+#[inline(always)]
+pub fn sub_assign(a: &mut [u32], b: &[u32]) -> bool {
+    let mut borrow = 0u64;
+    for (x, &y) in a.iter_mut().zip(b) {
+        let difference = u64::from(*x)
+            .wrapping_sub(u64::from(y))
+            .wrapping_sub(borrow);
+        *x = difference as u32;
+        borrow = (difference >> 63) & 1;
+    }
+    borrow != 0
+}
+
+/// `a += b`, returning the carry out of the top limb.
+#[inline(always)]
+pub fn add_assign(a: &mut [u32], b: &[u32]) -> bool {
+    let mut carry = 0u64;
+    for (x, &y) in a.iter_mut().zip(b) {
+        let sum = u64::from(*x) + u64::from(y) + carry;
+        *x = sum as u32;
+        carry = sum >> 32;
+    }
+    carry != 0
+}
+
+/// Shifts right by one bit; `top` becomes the new highest bit.
+fn shift_right_one(a: &mut [u32], top: bool) {
+    let mut incoming = u32::from(top);
+    for limb in a.iter_mut().rev() {
+        let outgoing = *limb & 1;
+        *limb = (*limb >> 1) | (incoming << 31);
+        incoming = outgoing;
+    }
+}
+
+fn is_even(a: &[u32]) -> bool {
+    a.first().is_none_or(|limb| limb & 1 == 0)
+}
+
+fn is_one(a: &[u32]) -> bool {
+    a.first() == Some(&1) && is_zero(&a[1..])
+}
+
+/// `-m^-1 mod 2^32` for odd `m0`, the Montgomery reduction factor.
+pub fn montgomery_factor(m0: u32) -> u32 {
+    // Newton's iteration doubles the correct low bits each round: 3 → 48.
+    let mut inverse = m0;
+    for _ in 0..4 {
+        inverse = inverse.wrapping_mul(2u32.wrapping_sub(m0.wrapping_mul(inverse)));
+    }
+    inverse.wrapping_neg()
+}
+
+/// `t = a * b / R mod m` with `R = 2^(32 * m.len())`, for odd `m`, `a` below
+/// `R` and `b < m`. `t` is fully reduced (below `m`).
+#[inline(always)]
+pub fn mont_mul(t: &mut [u32], a: &[u32], b: &[u32], m: &[u32], factor: u32) {
+    let len = m.len();
+    let (t, a, b) = (&mut t[..len], &a[..len], &b[..len]);
+    t.fill(0);
+    // Bit 32 * len of the running sum; the sum stays below 2m.
+    let mut top = 0u64;
+    for &a_limb in a {
+        let a_limb = u64::from(a_limb);
+        let first = u64::from(t[0]) + a_limb * u64::from(b[0]);
+        let quotient = u64::from((first as u32).wrapping_mul(factor));
+        let mut carry_ab = first >> 32;
+        let mut carry_qm = (u64::from(first as u32) + quotient * u64::from(m[0])) >> 32;
+        for j in 1..len {
+            let ab = u64::from(t[j]) + a_limb * u64::from(b[j]) + carry_ab;
+            carry_ab = ab >> 32;
+            let qm = u64::from(ab as u32) + quotient * u64::from(m[j]) + carry_qm;
+            carry_qm = qm >> 32;
+            t[j - 1] = qm as u32;
+        }
+        let high = top + carry_ab + carry_qm;
+        t[len - 1] = high as u32;
+        top = high >> 32;
+    }
+    if top != 0 || compare(t, m) != Ordering::Less {
+        sub_assign(t, m);
+    }
+}
+
+/// `R^2 mod m` for odd `m > 1`, `R = 2^(32 * m.len())`: the factor that
+/// brings a value into Montgomery form.
+pub fn montgomery_r_squared(m: &[u32]) -> Vec<u32> {
+    let len = m.len();
+    let factor = montgomery_factor(m[0]);
+    let exponent_bits = 32 * len;
+    // 2^(s * 2^k) with s odd and s * 2^k = 32 * len: double up to
+    // 2^(32 * len + s) (Montgomery form of 2^s), then square k times.
+    let squarings = exponent_bits.trailing_zeros();
+    let start = exponent_bits >> squarings;
+    let mut value = vec![0u32; len];
+    value[0] = 1;
+    if compare(&value, m) != Ordering::Less {
+        value[0] = 0;
+    }
+    for _ in 0..exponent_bits + start {
+        double_mod(&mut value, m);
+    }
+    let mut scratch = vec![0u32; len];
+    for _ in 0..squarings {
+        mont_mul(&mut scratch, &value, &value, m, factor);
+        std::mem::swap(&mut value, &mut scratch);
+    }
+    value
+}
+
+/// `a = 2a mod m` for `a < m`.
+fn double_mod(a: &mut [u32], m: &[u32]) {
+    let mut carry = 0u32;
+    for limb in a.iter_mut() {
+        let outgoing = *limb >> 31;
+        *limb = (*limb << 1) | carry;
+        carry = outgoing;
+    }
+    if carry != 0 || compare(a, m) != Ordering::Less {
+        sub_assign(a, m);
+    }
+}
+
+/// `a^-1 mod m` for odd `m` and `0 < a < m`, by the binary extended
+/// Euclidean algorithm; `None` when they share a factor.
+pub fn invert(a: &[u32], m: &[u32]) -> Option<Vec<u32>> {
+    if is_zero(a) || is_even(m) {
+        return None;
+    }
+    let (mut u, mut v) = (a.to_vec(), m.to_vec());
+    let mut x1 = vec![0u32; m.len()];
+    x1[0] = 1;
+    let mut x2 = vec![0u32; m.len()];
+    // Invariants: x1 * a = u and x2 * a = v (mod m).
+    while !is_one(&u) && !is_one(&v) {
+        if is_zero(&u) || is_zero(&v) {
+            return None;
+        }
+        halve_while_even(&mut u, &mut x1, m);
+        halve_while_even(&mut v, &mut x2, m);
+        if compare(&u, &v) != Ordering::Less {
+            sub_assign(&mut u, &v);
+            sub_mod(&mut x1, &x2, m);
+        } else {
+            sub_assign(&mut v, &u);
+            sub_mod(&mut x2, &x1, m);
+        }
+    }
+    Some(if is_one(&u) { x1 } else { x2 })
+}
+
+fn halve_while_even(value: &mut [u32], coefficient: &mut [u32], m: &[u32]) {
+    while !is_zero(value) && is_even(value) {
+        shift_right_one(value, false);
+        let carry = if is_even(coefficient) {
+            false
+        } else {
+            add_assign(coefficient, m)
+        };
+        shift_right_one(coefficient, carry);
+    }
+}
+
+/// `a = a - b mod m` for `a, b < m`.
+fn sub_mod(a: &mut [u32], b: &[u32], m: &[u32]) {
+    if sub_assign(a, b) {
+        add_assign(a, m);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn value(limbs: &[u32]) -> u128 {
+        limbs
+            .iter()
+            .rev()
+            .fold(0u128, |acc, &limb| (acc << 32) | u128::from(limb))
+    }
+
+    fn limbs(mut value: u128, len: usize) -> Vec<u32> {
+        (0..len)
+            .map(|_| {
+                let limb = value as u32;
+                value >>= 32;
+                limb
+            })
+            .collect()
+    }
+
+    const MODULI: [u128; 3] = [
+        0xffff_ffff_ffff_ffc5,
+        0x8000_0000_0000_001d_0000_0001,
+        0xd0a1_3f0b_52c3_6b7f_9e7c_1f33,
+    ];
+
+    #[test]
+    fn bytes_round_trip_and_refuse_values_that_do_not_fit() {
+        let mut out = [0u32; 2];
+        assert!(read_be(&mut out, &[0, 0, 1, 2, 3, 4, 5, 6, 7, 8]));
+        assert_eq!(value(&out), 0x0102_0304_0506_0708);
+        assert!(!read_be(&mut out, &[1, 2, 3, 4, 5, 6, 7, 8, 9]));
+        let mut bytes = [0u8; 9];
+        assert!(write_be(&mut bytes, &[0x0506_0708, 0x0102_0304]));
+        assert_eq!(bytes, [0, 1, 2, 3, 4, 5, 6, 7, 8]);
+        assert!(!write_be(&mut bytes[..7], &[0x0506_0708, 0x0102_0304]));
+    }
+
+    #[test]
+    fn montgomery_multiplication_matches_plain_arithmetic() {
+        for &modulus in &MODULI {
+            let len = limbs_for_bytes(16 - modulus.leading_zeros() as usize / 8);
+            let m = limbs(modulus, len);
+            let factor = montgomery_factor(m[0]);
+            let r_squared = montgomery_r_squared(&m);
+            let r = 1u128 << (32 * len);
+            assert_eq!(
+                value(&r_squared),
+                mul_mod(r % modulus, r % modulus, modulus)
+            );
+            for (a, b) in [
+                (3u128, 5u128),
+                (modulus - 1, modulus - 2),
+                (0x1234_5678_9abc, 7),
+            ] {
+                let mut to_form = vec![0; len];
+                mont_mul(&mut to_form, &limbs(a, len), &r_squared, &m, factor);
+                let mut product = vec![0; len];
+                mont_mul(&mut product, &to_form, &limbs(b, len), &m, factor);
+                assert_eq!(value(&product), mul_mod(a, b, modulus));
+            }
+        }
+    }
+
+    fn mul_mod(a: u128, b: u128, m: u128) -> u128 {
+        // Double-and-add keeps every intermediate below 2m < 2^128.
+        let (mut result, mut addend, mut b) = (0u128, a % m, b);
+        while b > 0 {
+            if b & 1 == 1 {
+                result = (result + addend) % m;
+            }
+            addend = (addend + addend) % m;
+            b >>= 1;
+        }
+        result
+    }
+
+    fn gcd(a: u128, b: u128) -> u128 {
+        if b == 0 {
+            a
+        } else {
+            gcd(b, a % b)
+        }
+    }
+
+    #[test]
+    fn inversion_gives_the_multiplicative_inverse() {
+        for &modulus in &MODULI {
+            let len = limbs_for_bytes(16 - modulus.leading_zeros() as usize / 8);
+            let m = limbs(modulus, len);
+            for a in [1u128, 2, 3, modulus - 1, 0xdead_beef_cafe] {
+                if gcd(a, modulus) != 1 {
+                    assert_eq!(invert(&limbs(a, len), &m), None);
+                    continue;
+                }
+                let inverse = invert(&limbs(a, len), &m).map(|x| value(&x));
+                assert_eq!(inverse.map(|x| mul_mod(a, x, modulus)), Some(1));
+            }
+            assert_eq!(invert(&limbs(0, len), &m), None);
+        }
+    }
+}

@@ -1,0 +1,618 @@
+//! ECDSA verification (FIPS 186-5 §6.4.2) over short Weierstrass curves with
+//! `a = -3` and cofactor 1, generic in the number `N` of 32-bit limbs.
+//!
+//! Field elements are kept in Montgomery form. Points are Jacobian
+//! `(X, Y, Z)` with `Z = 0` for the point at infinity. `u1*G + u2*Q` is
+//! computed without doublings: the scalars are cut into signed windows and
+//! each window adds one precomputed affine multiple, from a table for `G`
+//! built once per curve and a table for `Q` built once per key.
+//!
+//! Only public values pass through here, so running time may depend on
+//! them.
+
+use std::cmp::Ordering;
+use std::sync::Arc;
+
+use super::bigint::{self, is_zero};
+use super::{Hash, KeyError};
+
+type Limbs<const N: usize> = [u32; N];
+
+/// Arithmetic modulo an odd `m`, in Montgomery form where it multiplies.
+pub(crate) struct Modulus<const N: usize> {
+    m: Limbs<N>,
+    factor: u32,
+    r_squared: Limbs<N>,
+    /// 1 in Montgomery form (`R mod m`).
+    one: Limbs<N>,
+}
+
+impl<const N: usize> Modulus<N> {
+    fn new(m: Limbs<N>) -> Modulus<N> {
+        let mut r_squared = [0u32; N];
+        r_squared.copy_from_slice(&bigint::montgomery_r_squared(&m));
+        let mut modulus = Modulus {
+            m,
+            factor: bigint::montgomery_factor(m[0]),
+            r_squared,
+            one: [0; N],
+        };
+        modulus.one = modulus.to_montgomery(&small(1));
+        modulus
+    }
+
+    #[inline(always)]
+    fn mul(&self, a: &Limbs<N>, b: &Limbs<N>) -> Limbs<N> {
+        let mut t = [0u32; N];
+        bigint::mont_mul(&mut t, a, b, &self.m, self.factor);
+        t
+    }
+
+    #[inline(always)]
+    fn square(&self, a: &Limbs<N>) -> Limbs<N> {
+        self.mul(a, a)
+    }
+
+    #[inline(always)]
+    fn add(&self, a: &Limbs<N>, b: &Limbs<N>) -> Limbs<N> {
+        let mut sum = *a;
+        let carry = bigint::add_assign(&mut sum, b);
+        if carry || bigint::compare(&sum, &self.m) != Ordering::Less {
+            bigint::sub_assign(&mut sum, &self.m);
+        }
+        sum
+    }
+
+    #[inline(always)]
+    fn double(&self, a: &Limbs<N>) -> Limbs<N> {
+        self.add(a, a)
+    }
+
+    #[inline(always)]
+    fn sub(&self, a: &Limbs<N>, b: &Limbs<N>) -> Limbs<N> {
+        let mut difference = *a;
+        if bigint::sub_assign(&mut difference, b) {
+            bigint::add_assign(&mut difference, &self.m);
+        }
+        difference
+    }
+
+    fn negate(&self, a: &Limbs<N>) -> Limbs<N> {
+        self.sub(&[0; N], a)
+    }
+
+    fn to_montgomery(&self, a: &Limbs<N>) -> Limbs<N> {
+        self.mul(a, &self.r_squared)
+    }
+
+    fn from_montgomery(&self, a: &Limbs<N>) -> Limbs<N> {
+        self.mul(a, &small(1))
+    }
+
+    /// The product of plain (not Montgomery) `a` and `b`, plain.
+    fn mul_plain(&self, a: &Limbs<N>, b: &Limbs<N>) -> Limbs<N> {
+        self.mul(&self.mul(a, b), &self.r_squared)
+    }
+
+    /// Inverse of a Montgomery-form value, in Montgomery form.
+    fn invert_montgomery(&self, a: &Limbs<N>) -> Option<Limbs<N>> {
+        let inverse = bigint::invert(&self.from_montgomery(a), &self.m)?;
+        Some(self.to_montgomery(&to_limbs(&inverse)))
+    }
+
+    /// `a^exponent` for Montgomery-form `a`, in Montgomery form.
+    fn pow(&self, a: &Limbs<N>, exponent: &Limbs<N>) -> Limbs<N> {
+        let mut acc = self.one;
+        for bit in (0..32 * N).rev() {
+            acc = self.square(&acc);
+            if exponent[bit / 32] >> (bit % 32) & 1 == 1 {
+                acc = self.mul(&acc, a);
+            }
+        }
+        acc
+    }
+
+    fn is_below(&self, a: &Limbs<N>) -> bool {
+        bigint::compare(a, &self.m) == Ordering::Less
+    }
+}
+
+fn small<const N: usize>(value: u32) -> Limbs<N> {
+    let mut limbs = [0u32; N];
+    limbs[0] = value;
+    limbs
+}
+
+fn to_limbs<const N: usize>(slice: &[u32]) -> Limbs<N> {
+    let mut limbs = [0u32; N];
+    limbs.copy_from_slice(slice);
+    limbs
+}
+
+/// Reads exactly `4 * N` big-endian bytes.
+fn read_field_bytes<const N: usize>(bytes: &[u8]) -> Option<Limbs<N>> {
+    let mut limbs = [0u32; N];
+    (bytes.len() == 4 * N && bigint::read_be(&mut limbs, bytes)).then_some(limbs)
+}
+
+/// An affine point other than infinity, coordinates in Montgomery form.
+#[derive(Clone, Copy)]
+struct Affine<const N: usize> {
+    x: Limbs<N>,
+    y: Limbs<N>,
+}
+
+/// A Jacobian point `(X/Z^2, Y/Z^3)`; infinity when `Z = 0`.
+#[derive(Clone, Copy)]
+struct Jacobian<const N: usize> {
+    x: Limbs<N>,
+    y: Limbs<N>,
+    z: Limbs<N>,
+}
+
+impl<const N: usize> Jacobian<N> {
+    fn infinity() -> Jacobian<N> {
+        Jacobian {
+            x: [0; N],
+            y: [0; N],
+            z: [0; N],
+        }
+    }
+
+    fn is_infinity(&self) -> bool {
+        is_zero(&self.z)
+    }
+}
+
+/// The constants that define a curve, big-endian hexadecimal.
+pub(crate) struct CurveSpec {
+    pub p: &'static str,
+    pub n: &'static str,
+    pub b: &'static str,
+    pub gx: &'static str,
+    pub gy: &'static str,
+    pub hash: Hash,
+    /// Window width of the table for the base point.
+    pub base_window: u32,
+    /// Window width of each key's table.
+    pub key_window: u32,
+}
+
+/// A curve ready for use, with its table for the base point.
+pub(crate) struct Curve<const N: usize> {
+    p: Modulus<N>,
+    n: Modulus<N>,
+    /// The curve's `b`, Montgomery form.
+    b: Limbs<N>,
+    hash: Hash,
+    key_window: u32,
+    base_table: Table<N>,
+}
+
+fn parse_hex<const N: usize>(hex: &str) -> Limbs<N> {
+    let bytes: Vec<u8> = (0..hex.len() / 2)
+        .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap_or(0))
+        .collect();
+    read_field_bytes(&bytes).unwrap_or([0; N])
+}
+
+impl<const N: usize> Curve<N> {
+    /// Builds the curve from its constants. The constants are this crate's
+    /// own, so a mistake in them is a programming error the tests catch.
+    pub(crate) fn new(spec: &CurveSpec) -> Curve<N> {
+        let p = Modulus::new(parse_hex(spec.p));
+        let b = p.to_montgomery(&parse_hex(spec.b));
+        let generator = Affine {
+            x: p.to_montgomery(&parse_hex(spec.gx)),
+            y: p.to_montgomery(&parse_hex(spec.gy)),
+        };
+        let mut curve = Curve {
+            n: Modulus::new(parse_hex(spec.n)),
+            p,
+            b,
+            hash: spec.hash,
+            key_window: spec.key_window,
+            base_table: Table::empty(),
+        };
+        curve.base_table = curve
+            .build_table(&generator, spec.base_window)
+            .unwrap_or_else(Table::empty);
+        curve
+    }
+
+    fn is_on_curve(&self, point: &Affine<N>) -> bool {
+        self.p.square(&point.y) == self.curve_rhs(&point.x)
+    }
+
+    /// `x^3 - 3x + b`.
+    fn curve_rhs(&self, x: &Limbs<N>) -> Limbs<N> {
+        let f = &self.p;
+        let x_cubed = f.mul(&f.square(x), x);
+        let three_x = f.add(&f.double(x), x);
+        f.add(&f.sub(&x_cubed, &three_x), &self.b)
+    }
+
+    /// dbl-2001-b for `a = -3`; infinity stays infinity.
+    fn double(&self, q: &Jacobian<N>) -> Jacobian<N> {
+        let f = &self.p;
+        let delta = f.square(&q.z);
+        let gamma = f.square(&q.y);
+        let beta = f.mul(&q.x, &gamma);
+        let product = f.mul(&f.sub(&q.x, &delta), &f.add(&q.x, &delta));
+        let alpha = f.add(&f.double(&product), &product);
+        let beta4 = f.double(&f.double(&beta));
+        let x = f.sub(&f.square(&alpha), &f.double(&beta4));
+        let z = f.sub(&f.sub(&f.square(&f.add(&q.y, &q.z)), &gamma), &delta);
+        let gamma_squared8 = f.double(&f.double(&f.double(&f.square(&gamma))));
+        let y = f.sub(&f.mul(&alpha, &f.sub(&beta4, &x)), &gamma_squared8);
+        Jacobian { x, y, z }
+    }
+
+    /// madd-2007-bl: Jacobian plus affine, with the equal and opposite
+    /// cases handled.
+    fn add_affine(&self, q: &Jacobian<N>, a: &Affine<N>) -> Jacobian<N> {
+        let f = &self.p;
+        if q.is_infinity() {
+            return Jacobian {
+                x: a.x,
+                y: a.y,
+                z: f.one,
+            };
+        }
+        let z1z1 = f.square(&q.z);
+        let u2 = f.mul(&a.x, &z1z1);
+        let s2 = f.mul(&a.y, &f.mul(&q.z, &z1z1));
+        let h = f.sub(&u2, &q.x);
+        let r_half = f.sub(&s2, &q.y);
+        if is_zero(&h) {
+            return if is_zero(&r_half) {
+                self.double(q)
+            } else {
+                Jacobian::infinity()
+            };
+        }
+        let hh = f.square(&h);
+        let i = f.double(&f.double(&hh));
+        let j = f.mul(&h, &i);
+        let r = f.double(&r_half);
+        let v = f.mul(&q.x, &i);
+        let x = f.sub(&f.sub(&f.square(&r), &j), &f.double(&v));
+        let y = f.sub(&f.mul(&r, &f.sub(&v, &x)), &f.double(&f.mul(&q.y, &j)));
+        let z = f.sub(&f.sub(&f.square(&f.add(&q.z, &h)), &z1z1), &hh);
+        Jacobian { x, y, z }
+    }
+
+    /// add-2007-bl: Jacobian plus Jacobian, with every special case.
+    fn add(&self, a: &Jacobian<N>, b: &Jacobian<N>) -> Jacobian<N> {
+        if a.is_infinity() {
+            return *b;
+        }
+        if b.is_infinity() {
+            return *a;
+        }
+        let f = &self.p;
+        let z1z1 = f.square(&a.z);
+        let z2z2 = f.square(&b.z);
+        let u1 = f.mul(&a.x, &z2z2);
+        let u2 = f.mul(&b.x, &z1z1);
+        let s1 = f.mul(&a.y, &f.mul(&b.z, &z2z2));
+        let s2 = f.mul(&b.y, &f.mul(&a.z, &z1z1));
+        let h = f.sub(&u2, &u1);
+        let r_half = f.sub(&s2, &s1);
+        if is_zero(&h) {
+            return if is_zero(&r_half) {
+                self.double(a)
+            } else {
+                Jacobian::infinity()
+            };
+        }
+        let i = f.square(&f.double(&h));
+        let j = f.mul(&h, &i);
+        let r = f.double(&r_half);
+        let v = f.mul(&u1, &i);
+        let x = f.sub(&f.sub(&f.square(&r), &j), &f.double(&v));
+        let y = f.sub(&f.mul(&r, &f.sub(&v, &x)), &f.double(&f.mul(&s1, &j)));
+        let z_sum = f.square(&f.add(&a.z, &b.z));
+        let z = f.mul(&f.sub(&f.sub(&z_sum, &z1z1), &z2z2), &h);
+        Jacobian { x, y, z }
+    }
+
+    /// Affine forms of `points` with a single inversion (Montgomery's
+    /// trick); `None` if one of them is infinity.
+    fn normalize(&self, points: &[Jacobian<N>]) -> Option<Vec<Affine<N>>> {
+        let f = &self.p;
+        let mut prefix = Vec::with_capacity(points.len());
+        let mut running = f.one;
+        for point in points {
+            if point.is_infinity() {
+                return None;
+            }
+            running = f.mul(&running, &point.z);
+            prefix.push(running);
+        }
+        let mut inverse = f.invert_montgomery(&running)?;
+        let mut affine = vec![
+            Affine {
+                x: [0; N],
+                y: [0; N]
+            };
+            points.len()
+        ];
+        for index in (0..points.len()).rev() {
+            let z_inverse = match index {
+                0 => inverse,
+                _ => f.mul(&inverse, &prefix[index - 1]),
+            };
+            inverse = f.mul(&inverse, &points[index].z);
+            let z_inverse2 = f.square(&z_inverse);
+            affine[index] = Affine {
+                x: f.mul(&points[index].x, &z_inverse2),
+                y: f.mul(&points[index].y, &f.mul(&z_inverse2, &z_inverse)),
+            };
+        }
+        Some(affine)
+    }
+
+    /// For each window `i`, the multiples `j * 2^(w*i) * point` for
+    /// `j = 1..=2^(w-1)`.
+    fn build_table(&self, point: &Affine<N>, window: u32) -> Option<Table<N>> {
+        let per_window = 1usize << (window - 1);
+        let windows = (32 * N + 1).div_ceil(window as usize);
+        let mut multiples = Vec::with_capacity(windows * per_window);
+        let mut base = Jacobian {
+            x: point.x,
+            y: point.y,
+            z: self.p.one,
+        };
+        for _ in 0..windows {
+            let mut multiple = base;
+            multiples.push(multiple);
+            for _ in 1..per_window {
+                multiple = self.add(&multiple, &base);
+                multiples.push(multiple);
+            }
+            base = self.double(&multiple);
+        }
+        Some(Table {
+            window,
+            windows,
+            points: self.normalize(&multiples)?,
+        })
+    }
+
+    /// Adds `scalar * P` to `acc`, where `table` holds the multiples of P.
+    fn add_multiple(&self, acc: &mut Jacobian<N>, table: &Table<N>, scalar: &Limbs<N>) {
+        let width = table.window;
+        let half = 1u32 << (width - 1);
+        let mut carry = 0u32;
+        for index in 0..table.windows {
+            let digit = window_bits(scalar, index * width as usize, width) + carry;
+            // Signed digits in [-(2^(w-1) - 1), 2^(w-1)]: a table of half
+            // the size, negation being free.
+            let (magnitude, negative) = if digit > half {
+                carry = 1;
+                ((1 << width) - digit, true)
+            } else {
+                carry = 0;
+                (digit, false)
+            };
+            if magnitude == 0 {
+                continue;
+            }
+            let mut point = table.points[index * half as usize + magnitude as usize - 1];
+            if negative {
+                point.y = self.p.negate(&point.y);
+            }
+            *acc = self.add_affine(acc, &point);
+        }
+    }
+}
+
+/// `width` bits of `scalar` from bit `position` (zeros past the end).
+fn window_bits<const N: usize>(scalar: &Limbs<N>, position: usize, width: u32) -> u32 {
+    let (limb, offset) = (position / 32, position % 32);
+    if limb >= N {
+        return 0;
+    }
+    let mut bits = scalar[limb] >> offset;
+    if offset + width as usize > 32 && limb + 1 < N {
+        bits |= scalar[limb + 1] << (32 - offset);
+    }
+    bits & ((1 << width) - 1)
+}
+
+/// Precomputed affine multiples of one point, window by window.
+struct Table<const N: usize> {
+    window: u32,
+    windows: usize,
+    points: Vec<Affine<N>>,
+}
+
+impl<const N: usize> Table<N> {
+    fn empty() -> Table<N> {
+        Table {
+            window: 1,
+            windows: 0,
+            points: Vec::new(),
+        }
+    }
+}
+
+/// A validated public key with its table of multiples.
+#[derive(Clone)]
+pub(crate) struct VerifyingKey<const N: usize> {
+    curve: &'static Curve<N>,
+    /// `0x04 || x || y`, as given.
+    sec1: Vec<u8>,
+    table: Arc<Table<N>>,
+}
+
+impl<const N: usize> PartialEq for VerifyingKey<N> {
+    fn eq(&self, other: &Self) -> bool {
+        self.sec1 == other.sec1
+    }
+}
+
+impl<const N: usize> VerifyingKey<N> {
+    /// A key from affine coordinates, each exactly `4 * N` big-endian bytes.
+    pub(crate) fn from_affine(
+        curve: &'static Curve<N>,
+        x: &[u8],
+        y: &[u8],
+    ) -> Result<VerifyingKey<N>, KeyError> {
+        let x_limbs = read_field_bytes::<N>(x).ok_or(KeyError::Encoding)?;
+        let y_limbs = read_field_bytes::<N>(y).ok_or(KeyError::Encoding)?;
+        if !curve.p.is_below(&x_limbs) || !curve.p.is_below(&y_limbs) {
+            return Err(KeyError::CoordinateOutOfRange);
+        }
+        let point = Affine {
+            x: curve.p.to_montgomery(&x_limbs),
+            y: curve.p.to_montgomery(&y_limbs),
+        };
+        // (0, 0) stands for infinity in some encodings; it is not on the
+        // curve because b != 0, so this check refuses it too.
+        if !curve.is_on_curve(&point) {
+            return Err(KeyError::NotOnCurve);
+        }
+        let table = curve
+            .build_table(&point, curve.key_window)
+            .ok_or(KeyError::Identity)?;
+        let mut sec1 = Vec::with_capacity(1 + 8 * N);
+        sec1.push(0x04);
+        sec1.extend_from_slice(x);
+        sec1.extend_from_slice(y);
+        Ok(VerifyingKey {
+            curve,
+            sec1,
+            table: Arc::new(table),
+        })
+    }
+
+    /// A key from its SEC 1 encoding: uncompressed (`0x04 || x || y`) or
+    /// compressed (`0x02`/`0x03 || x`).
+    pub(crate) fn from_sec1(
+        curve: &'static Curve<N>,
+        bytes: &[u8],
+    ) -> Result<VerifyingKey<N>, KeyError> {
+        let len = 4 * N;
+        match bytes.first() {
+            Some(0x04) if bytes.len() == 1 + 2 * len => {
+                VerifyingKey::from_affine(curve, &bytes[1..=len], &bytes[1 + len..])
+            }
+            Some(&tag @ (0x02 | 0x03)) if bytes.len() == 1 + len => {
+                let y = decompress_y(curve, &bytes[1..], tag == 0x03)?;
+                VerifyingKey::from_affine(curve, &bytes[1..], &y)
+            }
+            Some(0x00) if bytes.len() == 1 => Err(KeyError::Identity),
+            _ => Err(KeyError::Encoding),
+        }
+    }
+
+    pub(crate) fn to_sec1_uncompressed(&self) -> Vec<u8> {
+        self.sec1.clone()
+    }
+
+    /// Whether `signature` (`r || s`, each `4 * N` big-endian bytes) is a
+    /// valid ECDSA signature of `message` under this key.
+    pub(crate) fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+        let curve = self.curve;
+        let len = 4 * N;
+        // An empty base table would drop u1*G from the sum.
+        if signature.len() != 2 * len || curve.base_table.windows == 0 {
+            return false;
+        }
+        let (Some(r), Some(s)) = (
+            read_field_bytes::<N>(&signature[..len]),
+            read_field_bytes::<N>(&signature[len..]),
+        ) else {
+            return false;
+        };
+        let in_range = |value: &Limbs<N>| !is_zero(value) && curve.n.is_below(value);
+        if !in_range(&r) || !in_range(&s) {
+            return false;
+        }
+        let Some(e) = message_scalar(curve, message) else {
+            return false;
+        };
+        let Some(s_inverse) = bigint::invert(&s, &curve.n.m) else {
+            return false;
+        };
+        let s_inverse = to_limbs::<N>(&s_inverse);
+        let u1 = curve.n.mul_plain(&e, &s_inverse);
+        let u2 = curve.n.mul_plain(&r, &s_inverse);
+        let mut sum = Jacobian::infinity();
+        curve.add_multiple(&mut sum, &curve.base_table, &u1);
+        curve.add_multiple(&mut sum, &self.table, &u2);
+        x_matches(curve, &sum, &r)
+    }
+}
+
+/// The digest of `message` as an integer mod n. The digest is exactly as
+/// long as the order for the curves here, so no bits are dropped.
+fn message_scalar<const N: usize>(curve: &Curve<N>, message: &[u8]) -> Option<Limbs<N>> {
+    let digest = curve.hash.digest(&[message]);
+    let mut e = read_field_bytes::<N>(digest.as_bytes())?;
+    if !curve.n.is_below(&e) {
+        bigint::sub_assign(&mut e, &curve.n.m);
+    }
+    Some(e)
+}
+
+/// Whether the affine x of `point`, reduced mod n, equals `r`; checked as
+/// `X == r' * Z^2` for `r' = r` and `r' = r + n` (when below p), so no
+/// inversion is needed.
+fn x_matches<const N: usize>(curve: &Curve<N>, point: &Jacobian<N>, r: &Limbs<N>) -> bool {
+    if point.is_infinity() {
+        return false;
+    }
+    let f = &curve.p;
+    let z_squared = f.square(&point.z);
+    let matches = |candidate: &Limbs<N>| f.mul(&f.to_montgomery(candidate), &z_squared) == point.x;
+    if matches(r) {
+        return true;
+    }
+    let mut r_plus_n = *r;
+    let carry = bigint::add_assign(&mut r_plus_n, &curve.n.m);
+    !carry && f.is_below(&r_plus_n) && matches(&r_plus_n)
+}
+
+/// The y coordinate of the point with this x and y parity, big-endian.
+fn decompress_y<const N: usize>(
+    curve: &Curve<N>,
+    x: &[u8],
+    odd: bool,
+) -> Result<Vec<u8>, KeyError> {
+    let f = &curve.p;
+    let x_limbs = read_field_bytes::<N>(x).ok_or(KeyError::Encoding)?;
+    if !f.is_below(&x_limbs) {
+        return Err(KeyError::CoordinateOutOfRange);
+    }
+    let rhs = curve.curve_rhs(&f.to_montgomery(&x_limbs));
+    // p = 3 mod 4 for the curves here, so a square root is rhs^((p+1)/4).
+    let mut exponent = f.m;
+    bigint::add_assign(&mut exponent, &small::<N>(1));
+    let exponent = shift_right(&exponent, 2);
+    let root = f.pow(&rhs, &exponent);
+    if f.square(&root) != rhs {
+        return Err(KeyError::NotOnCurve);
+    }
+    let mut y = f.from_montgomery(&root);
+    if (y[0] & 1 == 1) != odd {
+        if is_zero(&y) {
+            return Err(KeyError::NotOnCurve);
+        }
+        y = f.negate(&y);
+    }
+    let mut bytes = vec![0u8; 4 * N];
+    bigint::write_be(&mut bytes, &y);
+    Ok(bytes)
+}
+
+fn shift_right<const N: usize>(value: &Limbs<N>, bits: u32) -> Limbs<N> {
+    let mut out = [0u32; N];
+    for index in 0..N {
+        let high = value.get(index + 1).map_or(0, |limb| limb << (32 - bits));
+        out[index] = (value[index] >> bits) | high;
+    }
+    out
+}
