@@ -4,12 +4,9 @@
 
 use std::fmt;
 
-use rsa::BigUint;
-
+use crate::crypto;
 use crate::verify::KeyKind;
 
-pub const MIN_RSA_BITS: usize = 2048;
-pub const MAX_RSA_BITS: usize = 4096;
 /// RFC 7518 §3.2: HS256 needs at least 256 bits of key.
 pub const MIN_HMAC_SECRET_BYTES: usize = 32;
 /// Secrets longer than a hash block are hashed first by HMAC; bound them.
@@ -18,10 +15,10 @@ pub const MAX_HMAC_SECRET_BYTES: usize = 1024;
 /// A key ready to verify signatures.
 #[derive(Clone)]
 pub enum PublicKey {
-    Rsa(rsa::RsaPublicKey),
-    P256(p256::ecdsa::VerifyingKey),
-    P384(p384::ecdsa::VerifyingKey),
-    Ed25519(ed25519_dalek::VerifyingKey),
+    Rsa(crypto::rsa::RsaPublicKey),
+    P256(crypto::p256::PublicKey),
+    P384(crypto::p384::PublicKey),
+    Ed25519(crypto::ed25519::PublicKey),
     Hmac(HmacSecret),
 }
 
@@ -38,10 +35,7 @@ impl HmacSecret {
 impl fmt::Debug for PublicKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            PublicKey::Rsa(key) => {
-                use rsa::traits::PublicKeyParts;
-                write!(f, "Rsa({} bits)", key.size() * 8)
-            }
+            PublicKey::Rsa(key) => write!(f, "Rsa({} bits)", key.bits()),
             PublicKey::P256(_) => f.write_str("P256"),
             PublicKey::P384(_) => f.write_str("P384"),
             PublicKey::Ed25519(_) => f.write_str("Ed25519"),
@@ -61,58 +55,47 @@ impl PublicKey {
         }
     }
 
-    /// An RSA key from its big-endian modulus and exponent.
+    /// An RSA key (2048 to 4096 bits) from its big-endian modulus and
+    /// exponent.
     pub fn rsa(modulus: &[u8], exponent: &[u8]) -> Result<PublicKey, KeyError> {
-        let n = BigUint::from_bytes_be(modulus);
-        let bits = n.bits();
-        if !(MIN_RSA_BITS..=MAX_RSA_BITS).contains(&bits) {
-            return Err(KeyError::RsaSize);
-        }
-        rsa::RsaPublicKey::new_with_max_size(n, BigUint::from_bytes_be(exponent), MAX_RSA_BITS)
+        crypto::rsa::RsaPublicKey::from_be_bytes(modulus, exponent)
             .map(PublicKey::Rsa)
-            .map_err(|_| KeyError::RsaKey)
+            .map_err(KeyError::Unusable)
     }
 
     /// An EC key from its SEC1 point encoding.
     pub fn ec(curve: Curve, sec1_point: &[u8]) -> Result<PublicKey, KeyError> {
         match curve {
-            Curve::P256 => p256::ecdsa::VerifyingKey::from_sec1_bytes(sec1_point)
-                .map(PublicKey::P256)
-                .map_err(|_| KeyError::NotOnCurve),
-            Curve::P384 => p384::ecdsa::VerifyingKey::from_sec1_bytes(sec1_point)
-                .map(PublicKey::P384)
-                .map_err(|_| KeyError::NotOnCurve),
+            Curve::P256 => crypto::p256::PublicKey::from_sec1(sec1_point).map(PublicKey::P256),
+            Curve::P384 => crypto::p384::PublicKey::from_sec1(sec1_point).map(PublicKey::P384),
         }
+        .map_err(KeyError::Unusable)
     }
 
     /// An EC key from its affine coordinates, each exactly as long as the
     /// curve's field elements (RFC 7518 §6.2.1.2).
     pub fn ec_coordinates(curve: Curve, x: &[u8], y: &[u8]) -> Result<PublicKey, KeyError> {
-        let len = curve.coordinate_bytes();
-        if x.len() != len || y.len() != len {
-            return Err(KeyError::CoordinateLength);
+        match curve {
+            Curve::P256 => crypto::p256::PublicKey::from_affine(x, y).map(PublicKey::P256),
+            Curve::P384 => crypto::p384::PublicKey::from_affine(x, y).map(PublicKey::P384),
         }
-        let mut point = Vec::with_capacity(1 + 2 * len);
-        point.push(0x04);
-        point.extend_from_slice(x);
-        point.extend_from_slice(y);
-        PublicKey::ec(curve, &point)
+        .map_err(KeyError::Unusable)
     }
 
     /// An Ed25519 key from its 32-byte encoding (RFC 8032 §5.1.5).
     pub fn ed25519(bytes: &[u8]) -> Result<PublicKey, KeyError> {
-        let bytes: &[u8; 32] = bytes.try_into().map_err(|_| KeyError::Ed25519Length)?;
-        ed25519_dalek::VerifyingKey::from_bytes(bytes)
+        crypto::ed25519::PublicKey::from_bytes(bytes)
             .map(PublicKey::Ed25519)
-            .map_err(|_| KeyError::NotOnCurve)
+            .map_err(KeyError::Unusable)
     }
 
     /// An Ed25519 key derived from a private key's 32-byte seed.
     pub fn ed25519_from_seed(seed: &[u8]) -> Result<PublicKey, KeyError> {
-        let seed: &[u8; 32] = seed.try_into().map_err(|_| KeyError::Ed25519Length)?;
-        Ok(PublicKey::Ed25519(
-            ed25519_dalek::SigningKey::from_bytes(seed).verifying_key(),
-        ))
+        let seed: &[u8; 32] = seed
+            .try_into()
+            .map_err(|_| KeyError::Unusable(crypto::KeyError::Encoding))?;
+        let public = ed25519_dalek::SigningKey::from_bytes(seed).verifying_key();
+        PublicKey::ed25519(public.as_bytes())
     }
 
     pub fn hmac(secret: Vec<u8>) -> Result<PublicKey, KeyError> {
@@ -161,28 +144,20 @@ impl Curve {
 /// Why key material cannot be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyError {
-    RsaSize,
-    RsaKey,
-    CoordinateLength,
-    NotOnCurve,
-    Ed25519Length,
+    Unusable(crypto::KeyError),
     HmacTooShort,
     HmacTooLong,
 }
 
 impl fmt::Display for KeyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            KeyError::RsaSize => "RSA modulus must be 2048 to 4096 bits",
-            KeyError::RsaKey => "RSA public key is invalid",
-            KeyError::CoordinateLength => "EC coordinate length does not fit the curve",
-            KeyError::NotOnCurve => "point is not on the curve",
-            KeyError::Ed25519Length => "Ed25519 key must be 32 bytes",
+        match self {
+            KeyError::Unusable(error) => error.fmt(f),
             KeyError::HmacTooShort => {
-                "HMAC secret must be at least 32 bytes (RFC 7518 section 3.2)"
+                f.write_str("HMAC secret must be at least 32 bytes (RFC 7518 section 3.2)")
             }
-            KeyError::HmacTooLong => "HMAC secret must be at most 1024 bytes",
-        })
+            KeyError::HmacTooLong => f.write_str("HMAC secret must be at most 1024 bytes"),
+        }
     }
 }
 

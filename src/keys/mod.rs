@@ -1,6 +1,7 @@
 //! Verification keys: parsing key sets and discovery documents, and the
 //! schedule of fetching them. Fetching itself is done by the host.
 
+pub mod der;
 pub mod discovery;
 pub mod http_target;
 pub mod jwks;

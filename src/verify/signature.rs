@@ -3,40 +3,38 @@
 
 use hmac::digest::core_api::BlockSizeUser;
 use hmac::{Mac, SimpleHmac};
-use rsa::{Pkcs1v15Sign, Pss, RsaPublicKey};
 use sha2::{Digest, Sha256, Sha384, Sha512};
-use signature::Verifier;
 
 use super::Algorithm;
+use crate::crypto::Hash;
 use crate::keys::PublicKey;
 
 /// Whether `signature` is a valid `alg` signature of `signing_input` by `key`.
 pub fn is_valid(alg: Algorithm, key: &PublicKey, signing_input: &[u8], signature: &[u8]) -> bool {
     match (alg, key) {
         (Algorithm::Rs256, PublicKey::Rsa(key)) => {
-            rsa_pkcs1::<Sha256>(key, signing_input, signature)
+            key.verify_pkcs1v15(Hash::Sha256, signing_input, signature)
         }
         (Algorithm::Rs384, PublicKey::Rsa(key)) => {
-            rsa_pkcs1::<Sha384>(key, signing_input, signature)
+            key.verify_pkcs1v15(Hash::Sha384, signing_input, signature)
         }
         (Algorithm::Rs512, PublicKey::Rsa(key)) => {
-            rsa_pkcs1::<Sha512>(key, signing_input, signature)
+            key.verify_pkcs1v15(Hash::Sha512, signing_input, signature)
         }
-        (Algorithm::Ps256, PublicKey::Rsa(key)) => rsa_pss::<Sha256>(key, signing_input, signature),
-        (Algorithm::Ps384, PublicKey::Rsa(key)) => rsa_pss::<Sha384>(key, signing_input, signature),
-        (Algorithm::Ps512, PublicKey::Rsa(key)) => rsa_pss::<Sha512>(key, signing_input, signature),
-        (Algorithm::Es256, PublicKey::P256(key)) => {
-            // JWS carries r‖s (RFC 7518 §3.4), exactly 64 bytes for P-256.
-            p256::ecdsa::Signature::from_slice(signature)
-                .is_ok_and(|signature| key.verify(signing_input, &signature).is_ok())
+        // RFC 7518 §3.5: MGF1 with the same hash, salt as long as the hash.
+        (Algorithm::Ps256, PublicKey::Rsa(key)) => {
+            key.verify_pss(Hash::Sha256, signing_input, signature)
         }
-        (Algorithm::Es384, PublicKey::P384(key)) => p384::ecdsa::Signature::from_slice(signature)
-            .is_ok_and(|signature| key.verify(signing_input, &signature).is_ok()),
-        // Strict RFC 8032 checks: canonical S, no small-order keys or R.
-        (Algorithm::EdDsa, PublicKey::Ed25519(key)) => {
-            ed25519_dalek::Signature::from_slice(signature)
-                .is_ok_and(|signature| key.verify_strict(signing_input, &signature).is_ok())
+        (Algorithm::Ps384, PublicKey::Rsa(key)) => {
+            key.verify_pss(Hash::Sha384, signing_input, signature)
         }
+        (Algorithm::Ps512, PublicKey::Rsa(key)) => {
+            key.verify_pss(Hash::Sha512, signing_input, signature)
+        }
+        // JWS carries r‖s (RFC 7518 §3.4).
+        (Algorithm::Es256, PublicKey::P256(key)) => key.verify(signing_input, signature),
+        (Algorithm::Es384, PublicKey::P384(key)) => key.verify(signing_input, signature),
+        (Algorithm::EdDsa, PublicKey::Ed25519(key)) => key.verify(signing_input, signature),
         (Algorithm::Hs256, PublicKey::Hmac(secret)) => {
             hmac::<Sha256>(secret.bytes(), signing_input, signature)
         }
@@ -48,30 +46,6 @@ pub fn is_valid(alg: Algorithm, key: &PublicKey, signing_input: &[u8], signature
         }
         _ => false,
     }
-}
-
-fn rsa_pkcs1<D>(key: &RsaPublicKey, message: &[u8], signature: &[u8]) -> bool
-where
-    D: Digest + sha2::digest::const_oid::AssociatedOid,
-{
-    use rsa::traits::PublicKeyParts;
-    // The signature must be exactly as long as the modulus (RFC 8017 §8.2.2).
-    signature.len() == key.size()
-        && key
-            .verify(Pkcs1v15Sign::new::<D>(), &D::digest(message), signature)
-            .is_ok()
-}
-
-fn rsa_pss<D>(key: &RsaPublicKey, message: &[u8], signature: &[u8]) -> bool
-where
-    D: 'static + Digest + sha2::digest::DynDigest + Send + Sync,
-{
-    use rsa::traits::PublicKeyParts;
-    // RFC 7518 §3.5: MGF1 with the same hash, salt as long as the hash.
-    signature.len() == key.size()
-        && key
-            .verify(Pss::new::<D>(), &D::digest(message), signature)
-            .is_ok()
 }
 
 /// Compares in constant time: the expected tag depends on the secret.
