@@ -1,0 +1,188 @@
+"""The bench's figures: the summary JSON and the Markdown report."""
+
+import time
+
+# Product targets: (name, measured ratio key, comparison, bound).
+TARGETS = (
+    ("d >= 0.95 f (warm path vs wasm floor)", "warm_vs_wasm_floor", ">=", 0.95),
+    ("d >= 0.85 b (warm path vs cached jwt_authn)", "warm_vs_jwt_authn_cached", ">=", 0.85),
+    ("d p99 <= 1.3 b p99", "warm_p99_vs_jwt_authn_cached", "<=", 1.3),
+    ("e_host >= 0.8 c (cold, host verifier)", "cold_host_vs_jwt_authn_uncached", ">=", 0.8),
+    ("e_portable >= 0.5 c (cold, portable verifier)", "cold_portable_vs_jwt_authn_uncached", ">=", 0.5),
+)
+
+
+def ratio(numerator, denominator):
+    if numerator is None or denominator is None or not denominator:
+        return None
+    return round(numerator / denominator, 3)
+
+
+def rps(medians, key):
+    return medians[key]["rps"] if key in medians else None
+
+
+def p99(medians, key):
+    return medians[key]["p99_us"] if key in medians else None
+
+
+def extra_us(medians, slower, faster):
+    """Per-request time of `slower` minus that of `faster`: with one worker
+    saturated on its own CPU, 1/throughput is the CPU time per request."""
+    if slower not in medians or faster not in medians:
+        return None
+    return round(1e6 / medians[slower]["rps"] - 1e6 / medians[faster]["rps"], 1)
+
+
+def target_results(summary):
+    results = {}
+    for name, key, comparison, bound in TARGETS:
+        value = summary.get(key)
+        if value is None:
+            results[name] = None
+        else:
+            results[name] = value >= bound if comparison == ">=" else value <= bound
+    return results
+
+
+def summary(medians, forged_results, probe):
+    figures = {
+        "warm_vs_wasm_floor": ratio(rps(medians, "d_RS256"), rps(medians, "f")),
+        "warm_vs_jwt_authn_cached": ratio(rps(medians, "d_RS256"), rps(medians, "b_RS256")),
+        "warm_p99_vs_jwt_authn_cached": ratio(p99(medians, "d_RS256"), p99(medians, "b_RS256")),
+        "cold_host_vs_jwt_authn_uncached": ratio(rps(medians, "e_RS256_host"), rps(medians, "c_RS256")),
+        "cold_portable_vs_jwt_authn_uncached": ratio(rps(medians, "e_RS256_portable"), rps(medians, "c_RS256")),
+        "cold_host_es256_vs_jwt_authn_uncached": ratio(rps(medians, "e_ES256_host"), rps(medians, "c_ES256")),
+        "cold_portable_es256_vs_jwt_authn_uncached": ratio(rps(medians, "e_ES256_portable"), rps(medians, "c_ES256")),
+        "floor_vs_no_auth": ratio(rps(medians, "f"), rps(medians, "a")),
+        "warm_vs_no_auth": ratio(rps(medians, "d_RS256"), rps(medians, "a")),
+        # Derived from throughput: (e - d) per-request time, cache-miss work included.
+        "portable_rs256_us": extra_us(medians, "e_RS256_portable", "d_RS256"),
+        "portable_es256_us": extra_us(medians, "e_ES256_portable", "d_ES256"),
+        "host_cold_rs256_us": extra_us(medians, "e_RS256_host", "d_RS256"),
+        "host_cold_es256_us": extra_us(medians, "e_ES256_host", "d_ES256"),
+        # Timed inside the VM by bench/probe: one verify_signature call.
+        "host_rs256_us": probe.get("host_rs256_us"),
+        "host_es256_us": probe.get("host_es256_us"),
+        # Derived from throughput: (g - f) per-request time.
+        "host_rs256_in_request_us": extra_us(medians, "g_RS256", "f"),
+        "host_es256_in_request_us": extra_us(medians, "g_ES256", "f"),
+        "host_probe_passed": probe.get("probe"),
+        "no_auth_rps": round(rps(medians, "a") or 0),
+        "forged_absorbed_per_s": {name: round(result["absorbed_per_s"]) for name, result in forged_results.items()},
+    }
+    figures["targets_met"] = target_results(figures)
+    return figures
+
+
+def fmt(value, digits=2):
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def scenario_table(labels, medians):
+    rows = [
+        "| scenario | what | req/s (median) | req/s range | p50 ms | p99 ms | ×a | ×f | ×b | ×c (same alg) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for key, label in labels.items():
+        m = medians[key]
+        alg = next((a for a in ("RS256", "ES256") if a in key), None)
+        c_key = f"c_{alg}" if alg else None
+        rows.append(
+            f"| {key} | {label} | {m['rps']:.0f} | {m['rps_min']:.0f}–{m['rps_max']:.0f} | "
+            f"{m['p50_us'] / 1000:.3f} | {m['p99_us'] / 1000:.3f} | "
+            f"{fmt(ratio(m['rps'], rps(medians, 'a')))} | {fmt(ratio(m['rps'], rps(medians, 'f')))} | "
+            f"{fmt(ratio(m['rps'], rps(medians, 'b_RS256')))} | "
+            f"{fmt(ratio(m['rps'], rps(medians, c_key)) if c_key else None)} |"
+        )
+    return rows
+
+
+def targets_table(figures):
+    rows = ["| target | measured | met |", "|---|---:|---|"]
+    for name, key, _comparison, _bound in TARGETS:
+        met = figures["targets_met"][name]
+        verdict = "skipped" if met is None else ("yes" if met else "**no**")
+        rows.append(f"| {name} | {fmt(figures.get(key), 3)} | {verdict} |")
+    return rows
+
+
+def forged_lines(forged_results):
+    rows = []
+    for name, result in forged_results.items():
+        alone = result["alone"]
+        rows.append(
+            f"- {name}: **{result['absorbed_per_s']:.0f} forged tokens/s** absorbed with the warm load's p99 "
+            f"within 2x (alone: {alone['rps']:.0f} req/s, p99 {alone['p99_us'] / 1000:.3f} ms)"
+        )
+        for step in result["steps"]:
+            rows.append(
+                f"  - target {step['target_rate']}/s: sent {step['forged_rps']:.0f}/s "
+                f"({step['forged_refused']} refused), warm {step['good_rps']:.0f} req/s, "
+                f"p99 {step['good_p99_us'] / 1000:.3f} ms (x{step['p99_ratio']:.2f})"
+            )
+    return rows or ["- not run"]
+
+
+def memory_lines(memory):
+    rows = []
+    for name, figures in memory.items():
+        if not figures:
+            rows.append(f"- {name}: not measured")
+            continue
+        admin = figures.get("admin_memory") or {}
+        allocated = int(admin.get("allocated", 0)) / 2**20
+        heap = int(admin.get("heap_size", 0)) / 2**20
+        rows.append(
+            f"- {name}: RSS {figures['rss_kib'] / 1024:.1f} MiB; admin /memory allocated {allocated:.1f} MiB, "
+            f"heap {heap:.1f} MiB"
+        )
+    return rows
+
+
+def markdown(context, labels, medians, forged_results, probe, memory, figures):
+    lines = [
+        "# tenantgate bench",
+        "",
+        f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}; Envoy 1.40 `--concurrency 1` pinned to CPU 0, wrk on CPU 1; "
+        f"{context['rounds']} rounds × {context['seconds']:g} s per scenario, order rotated, medians; "
+        f"{context['connections']} connections; {context['cpus']} CPUs, load average "
+        f"{context['load_before'][0]:.2f} before, {context['load_after'][0]:.2f} after.",
+        f"Cold scenarios cycle {context['fresh_tokens']} tokens per algorithm through a token cache of "
+        f"{context['cold_token_cache_size']} entries.",
+        "",
+    ]
+    if context["backend_note"]:
+        lines += [f"Note: {context['backend_note']}.", ""]
+    lines += scenario_table(labels, medians)
+    lines += ["", "## Targets", ""] + targets_table(figures)
+    lines += [
+        "",
+        "## Per-verification cost",
+        "",
+        f"- portable verifier, derived as per-request time of e minus d: RS256 {fmt(figures['portable_rs256_us'], 1)} µs, "
+        f"ES256 {fmt(figures['portable_es256_us'], 1)} µs (cache-miss work included)",
+        f"- host verifier in tenantgate, same derivation: RS256 {fmt(figures['host_cold_rs256_us'], 1)} µs, "
+        f"ES256 {fmt(figures['host_cold_es256_us'], 1)} µs",
+        f"- Envoy `verify_signature`, timed in the VM over 2000 calls (bench/probe): RS256 "
+        f"{fmt(figures['host_rs256_us'])} µs, ES256 {fmt(figures['host_es256_us'])} µs; per request, g minus f: "
+        f"RS256 {fmt(figures['host_rs256_in_request_us'], 1)} µs, ES256 {fmt(figures['host_es256_in_request_us'], 1)} µs",
+        f"- host probe (known answers, tampered copies refused): {probe.get('probe')}; "
+        f"RSA-PSS signature checked as PKCS#1 by the host: {probe.get('pss_signature_as_rs256')} "
+        f"(control PKCS#1 v1.5: {probe.get('pkcs1_control')}); raw r‖s accepted: "
+        f"{probe.get('raw_ecdsa_signature_accepted')}; truncated key accepted: {probe.get('truncated_key')}",
+        "",
+        "## Forged tokens (right kid, wrong signature) beside the warm load",
+        "",
+    ]
+    lines += forged_lines(forged_results)
+    lines += ["", "## Memory", ""] + memory_lines(memory)
+    sizes = context["wasm_bytes"]
+    lines += [
+        "",
+        "## .wasm sizes",
+        "",
+        f"- tenantgate {sizes['tenantgate']} bytes; floor {sizes['floor']} bytes; probe {sizes['probe']} bytes",
+        "",
+    ]
+    return "\n".join(lines)
