@@ -465,17 +465,30 @@ def forged_capacity(envoy, port, warm_lines, forged_lines, seconds, connections,
 # --- other figures ----------------------------------------------------------
 
 
+def time_host_calls(port):
+    """Asks the probe filter to time the warm path's host calls on a request."""
+    status_of(f"http://127.0.0.1:{port}{REQUEST_PATH}", {"x-time-host-calls": "1"})
+
+
+def probe_reports(envoy_log, marker):
+    prefix = f"{marker} {{"
+    return [json.loads(line.split(f"{marker} ", 1)[1]) for line in envoy_log.splitlines() if prefix in line]
+
+
 def probe_facts(envoy_log):
-    """The probe filter's configure-time report. Every VM and worker logs
-    one; host call times are the lowest seen (the others ran while Envoy's
-    other threads competed for the same CPU)."""
-    reports = [json.loads(line.split("tenantgate-probe ", 1)[1]) for line in envoy_log.splitlines() if "tenantgate-probe {" in line]
+    """The probe filter's reports. Every VM and worker logs one at start;
+    times are the lowest seen (the others ran while Envoy's other threads
+    competed for the same CPU)."""
+    reports = probe_reports(envoy_log, "tenantgate-probe")
     if not reports:
         return {}
     facts = dict(reports[-1])
-    for name in ("host_rs256_us", "host_es256_us"):
+    for name in ("host_rs256_us", "host_es256_us", "sha256_token_us"):
         facts[name] = min(r[name] for r in reports)
     facts["probe"] = all(r["probe"] for r in reports)
+    calls = probe_reports(envoy_log, "tenantgate-probe-calls")
+    if calls:
+        facts["host_calls"] = calls[-1]
     return facts
 
 
@@ -516,6 +529,7 @@ def main(argv=None):
         envoy, ports, backends, backend_note = start_with_backends(args, work_dir, issuer, idp_port, jwks)
         listed = scenarios(files, backends)
         check_answers(ports, listed, files, backends)
+        time_host_calls(ports["probe"])
         log(f"{len(listed)} scenarios x {args.rounds} rounds x {args.seconds:g}s")
         runs = run_rounds(envoy, ports, listed, args.rounds, args.seconds, args.connections)
         medians = {key: median_of(values) for key, values in runs.items()}

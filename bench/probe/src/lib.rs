@@ -6,7 +6,8 @@
 //! and ES256, and logs one `tenantgate-probe {...}` JSON line. Per request it
 //! verifies one probe vector (header `x-verify: RS256|ES256`) and answers
 //! 500 itself when that fails, so a bench can measure a host verification
-//! per request.
+//! per request. A request with `x-time-host-calls: 1` times the host calls
+//! tenantgate's warm path makes and logs `tenantgate-probe-calls {...}`.
 
 #![allow(dead_code)] // the included sources carry more than this filter uses
 
@@ -31,12 +32,15 @@ use std::time::UNIX_EPOCH;
 
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
-use proxy_wasm::types::{Action, ContextType, LogLevel};
+use proxy_wasm::types::{Action, ContextType, LogLevel, MapType};
+use sha2::{Digest, Sha256};
 
 use host_format::PROBE_VECTORS;
 use host_signature::HostSignatureError;
 
 const TIMED_CALLS: u32 = 2000;
+/// About the size of a demo RS256 token.
+const TOKEN_BYTES: usize = 700;
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Info);
@@ -77,12 +81,13 @@ impl RootContext for ProbeRoot {
     fn on_configure(&mut self, _size: usize) -> bool {
         self.vectors = Rc::new(ready_vectors());
         let report = format!(
-            "tenantgate-probe {{\"probe\":{},{},{},\"host_rs256_us\":{:.2},\"host_es256_us\":{:.2}}}",
+            "tenantgate-probe {{\"probe\":{},{},{},\"host_rs256_us\":{:.2},\"host_es256_us\":{:.2},\"sha256_token_us\":{:.2}}}",
             host_signature::probe(),
             pss_facts(),
             format_facts(&self.vectors),
             time_calls(&self.vectors, Algorithm::Rs256),
             time_calls(&self.vectors, Algorithm::Es256),
+            time_token_hash(),
         );
         let _ = hostcalls::log(LogLevel::Warn, &report);
         true
@@ -107,6 +112,9 @@ impl Context for ProbeStream {}
 
 impl HttpContext for ProbeStream {
     fn on_http_request_headers(&mut self, _num_headers: usize, _end_of_stream: bool) -> Action {
+        if self.get_http_request_header("x-time-host-calls").is_some() {
+            let _ = hostcalls::log(LogLevel::Warn, &time_host_calls());
+        }
         let wanted = self
             .get_http_request_header("x-verify")
             .and_then(|name| Algorithm::from_name(&name));
@@ -155,6 +163,50 @@ fn time_calls(vectors: &[Ready], alg: Algorithm) -> f64 {
     } else {
         -1.0
     }
+}
+
+/// Microseconds per `f` over TIMED_CALLS calls.
+fn per_call_us(mut f: impl FnMut()) -> f64 {
+    let started = now_ns();
+    for _ in 0..TIMED_CALLS {
+        f();
+    }
+    (now_ns() - started) as f64 / 1000.0 / f64::from(TIMED_CALLS)
+}
+
+/// The verified-token cache key: SHA-256 of the whole token.
+fn time_token_hash() -> f64 {
+    let token = vec![b'e'; TOKEN_BYTES];
+    let mut sink = 0u8;
+    let us = per_call_us(|| sink ^= Sha256::digest(&token)[0]);
+    std::hint::black_box(sink);
+    us
+}
+
+/// The host calls of tenantgate's warm path, each timed in a loop on the
+/// current request: the header map read, a clock read, `:path` set, and an
+/// absent header removed (five tenant headers and Authorization are).
+fn time_host_calls() -> String {
+    let original_path = hostcalls::get_map_value(MapType::HttpRequestHeaders, ":path")
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| "/".into());
+    let read_map = per_call_us(|| {
+        std::hint::black_box(hostcalls::get_map_bytes(MapType::HttpRequestHeaders).ok());
+    });
+    let clock = per_call_us(|| {
+        std::hint::black_box(hostcalls::get_current_time().ok());
+    });
+    let set_path = per_call_us(|| {
+        let _ =
+            hostcalls::set_map_value(MapType::HttpRequestHeaders, ":path", Some(&original_path));
+    });
+    let remove = per_call_us(|| {
+        let _ = hostcalls::set_map_value(MapType::HttpRequestHeaders, "x-scope-orgid", None);
+    });
+    format!(
+        "tenantgate-probe-calls {{\"read_header_map_us\":{read_map:.3},\"current_time_us\":{clock:.3},\"set_path_us\":{set_path:.3},\"remove_header_us\":{remove:.3}}}"
+    )
 }
 
 fn answer_name(answer: Result<bool, HostSignatureError>) -> String {
