@@ -19,11 +19,15 @@ WASM_SIZE_LIMIT := 614400
 # apt-get needs root; use sudo when not root.
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Features Rust's wasm32-wasip1 output uses; binaryen 108 needs them named.
+# make bench: rounds per scenario and seconds per run.
+BENCH_ROUNDS  ?= 5
+BENCH_SECONDS ?= 5
+BENCH_DIST    := dist/bench
 WASM_OPT_FLAGS := -Oz --strip-debug --strip-producers \
 	--enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
 	--enable-nontrapping-float-to-int --enable-multivalue --enable-reference-types
 
-.PHONY: help build run demo-token token-table test lint unit e2e deps-rust deps-python deps-vm deps-oci size oci push clean
+.PHONY: help build run demo-token token-table test lint unit e2e bench bench-filters deps-rust deps-python deps-vm deps-oci deps-bench size oci push clean
 
 help:
 	@echo "make run          start Envoy + tenantgate, VictoriaMetrics and a demo identity provider"
@@ -31,6 +35,7 @@ help:
 	@echo "make test         formatting, lints, unit tests and end-to-end tests in a real Envoy"
 	@echo "make build        build $(WASM)"
 	@echo "make size         print the size of $(WASM) and check it against the 600 KiB limit"
+	@echo "make bench        throughput and latency against jwt_authn and a wasm floor (BENCH_ROUNDS=5 BENCH_SECONDS=5)"
 	@echo "make oci          write the OCI image of the filter to $(OCI_DIR); make push REGISTRY=... pushes it"
 
 deps-rust:
@@ -106,6 +111,26 @@ e2e: build deps-python deps-vm deps-oci
 	$(VENV)/bin/pytest -q tests/e2e
 
 test: lint unit e2e
+
+deps-bench:
+	@command -v wrk >/dev/null || { $(SUDO) apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q wrk; }
+
+# The floor filter and the host-signature probe, with tenantgate's release
+# profile, in their own target directory.
+bench-filters: deps-rust
+	@mkdir -p $(BENCH_DIST)
+	@for filter in floor probe; do \
+		CARGO_TARGET_DIR=target/bench cargo build --quiet --release --target $(WASM_TARGET) \
+			--manifest-path bench/$$filter/Cargo.toml; \
+		built=target/bench/$(WASM_TARGET)/release/tenantgate_bench_$$filter.wasm; \
+		if command -v wasm-opt >/dev/null; then wasm-opt $(WASM_OPT_FLAGS) $$built -o $(BENCH_DIST)/$$filter.wasm; \
+		else cp $$built $(BENCH_DIST)/$$filter.wasm; fi; \
+	done
+
+# A benchmark, not a test: about 8 minutes with the defaults.
+bench: build bench-filters deps-python deps-bench
+	$(PYTHON) bench/run.py --rounds $(BENCH_ROUNDS) --seconds $(BENCH_SECONDS)
 
 clean:
 	cargo clean

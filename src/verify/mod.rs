@@ -4,6 +4,7 @@
 mod algorithm;
 pub mod cache;
 pub mod claims;
+pub mod host_format;
 pub mod signature;
 pub mod token;
 

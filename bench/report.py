@@ -1,0 +1,258 @@
+"""The bench's figures: the summary JSON and the Markdown report."""
+
+import time
+
+# Product targets: (name, measured ratio key, comparison, bound).
+TARGETS = (
+    ("d >= 0.95 f (warm path vs wasm floor)", "warm_vs_wasm_floor", ">=", 0.95),
+    ("d >= 0.85 b (warm path vs cached jwt_authn)", "warm_vs_jwt_authn_cached", ">=", 0.85),
+    ("d p99 <= 1.3 b p99", "warm_p99_vs_jwt_authn_cached", "<=", 1.3),
+    ("e_host >= 0.8 c (cold, host verifier)", "cold_host_vs_jwt_authn_uncached", ">=", 0.8),
+    ("e_portable >= 0.5 c (cold, portable verifier)", "cold_portable_vs_jwt_authn_uncached", ">=", 0.5),
+)
+
+
+def ratio(numerator, denominator):
+    if numerator is None or denominator is None or not denominator:
+        return None
+    return round(numerator / denominator, 3)
+
+
+def rps(medians, key):
+    return medians[key]["rps"] if key in medians else None
+
+
+def cpu_rate(medians, key):
+    """Requests per second of Envoy CPU time."""
+    return 1e6 / medians[key]["cpu_us_per_request"] if key in medians else None
+
+
+def p99(medians, key):
+    return medians[key]["p99_us"] if key in medians else None
+
+
+def extra_us(medians, slower, faster):
+    """Per-request time of `slower` minus that of `faster`, from wall-clock
+    throughput: with one worker saturated, 1/throughput is its time per request."""
+    if slower not in medians or faster not in medians:
+        return None
+    return round(1e6 / medians[slower]["rps"] - 1e6 / medians[faster]["rps"], 1)
+
+
+def extra_cpu_us(medians, slower, faster):
+    """Envoy CPU time per request of `slower` minus that of `faster`."""
+    if slower not in medians or faster not in medians:
+        return None
+    return round(medians[slower]["cpu_us_per_request"] - medians[faster]["cpu_us_per_request"], 1)
+
+
+def target_results(figures):
+    results = {}
+    for name, key, comparison, bound in TARGETS:
+        value = figures.get(key)
+        if value is None:
+            results[name] = None
+        else:
+            results[name] = value >= bound if comparison == ">=" else value <= bound
+    return results
+
+
+def ratios(medians, rate):
+    """The target ratios, throughput measured by `rate`."""
+    return {
+        "warm_vs_wasm_floor": ratio(rate(medians, "d_RS256"), rate(medians, "f")),
+        "warm_vs_jwt_authn_cached": ratio(rate(medians, "d_RS256"), rate(medians, "b_RS256")),
+        "cold_host_vs_jwt_authn_uncached": ratio(rate(medians, "e_RS256_host"), rate(medians, "c_RS256")),
+        "cold_portable_vs_jwt_authn_uncached": ratio(rate(medians, "e_RS256_portable"), rate(medians, "c_RS256")),
+        "cold_host_es256_vs_jwt_authn_uncached": ratio(rate(medians, "e_ES256_host"), rate(medians, "c_ES256")),
+        "cold_portable_es256_vs_jwt_authn_uncached": ratio(rate(medians, "e_ES256_portable"), rate(medians, "c_ES256")),
+        "floor_vs_no_auth": ratio(rate(medians, "f"), rate(medians, "a")),
+        "warm_vs_no_auth": ratio(rate(medians, "d_RS256"), rate(medians, "a")),
+    }
+
+
+def summary(medians, forged_results, probe):
+    figures = ratios(medians, rps)
+    figures["warm_p99_vs_jwt_authn_cached"] = ratio(p99(medians, "d_RS256"), p99(medians, "b_RS256"))
+    by_cpu = ratios(medians, cpu_rate)
+    by_cpu["warm_p99_vs_jwt_authn_cached"] = figures["warm_p99_vs_jwt_authn_cached"]
+    figures.update(
+        {
+            # Envoy CPU time per request of e minus that of d: one
+            # verification plus the cache-miss work around it.
+            "portable_rs256_us": extra_cpu_us(medians, "e_RS256_portable", "d_RS256"),
+            "portable_es256_us": extra_cpu_us(medians, "e_ES256_portable", "d_ES256"),
+            "host_cold_rs256_us": extra_cpu_us(medians, "e_RS256_host", "d_RS256"),
+            "host_cold_es256_us": extra_cpu_us(medians, "e_ES256_host", "d_ES256"),
+            # The same from wall-clock throughput.
+            "portable_rs256_us_wall": extra_us(medians, "e_RS256_portable", "d_RS256"),
+            "portable_es256_us_wall": extra_us(medians, "e_ES256_portable", "d_ES256"),
+            # One verify_signature call timed inside the VM (bench/probe).
+            "host_rs256_us": probe.get("host_rs256_us"),
+            "host_es256_us": probe.get("host_es256_us"),
+            # Envoy CPU time per request of g minus that of f.
+            "host_rs256_in_request_us": extra_cpu_us(medians, "g_RS256", "f"),
+            "host_es256_in_request_us": extra_cpu_us(medians, "g_ES256", "f"),
+            "warm_extra_over_floor_us": extra_cpu_us(medians, "d_RS256", "f"),
+            "host_probe_passed": probe.get("probe"),
+            "no_auth_rps": round(rps(medians, "a") or 0),
+            "forged_absorbed_per_s": {name: round(r["absorbed_per_s"]) for name, r in forged_results.items()},
+        }
+    )
+    figures["targets_met"] = target_results(figures)
+    by_cpu["targets_met"] = target_results(by_cpu)
+    figures["by_envoy_cpu_time"] = by_cpu
+    return figures
+
+
+def fmt(value, digits=2):
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def both_ratios(medians, key, other):
+    """Ratio of scenario `key` to `other`, as "wall / cpu"."""
+    if other is None or other not in medians:
+        return "–"
+    return f"{fmt(ratio(rps(medians, key), rps(medians, other)))} / {fmt(ratio(cpu_rate(medians, key), cpu_rate(medians, other)))}"
+
+
+def scenario_table(labels, medians):
+    rows = [
+        "Ratios are *wall / cpu*: from req/s, and from Envoy CPU time per request (robust to neighbours).",
+        "",
+        "| scenario | what | req/s | req/s range | Envoy CPU µs/req | CPU share | p50 ms | p99 ms | ×a | ×f | ×b | ×c (same alg) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for key, label in labels.items():
+        m = medians[key]
+        alg = next((a for a in ("RS256", "ES256") if a in key), None)
+        rows.append(
+            f"| {key} | {label} | {m['rps']:.0f} | {m['rps_min']:.0f}–{m['rps_max']:.0f} | "
+            f"{m['cpu_us_per_request']:.1f} | {m['cpu_share']:.2f} | "
+            f"{m['p50_us'] / 1000:.3f} | {m['p99_us'] / 1000:.3f} | "
+            f"{both_ratios(medians, key, 'a')} | {both_ratios(medians, key, 'f')} | "
+            f"{both_ratios(medians, key, 'b_RS256')} | {both_ratios(medians, key, f'c_{alg}' if alg else None)} |"
+        )
+    return rows
+
+
+def targets_table(figures):
+    by_cpu = figures["by_envoy_cpu_time"]
+    rows = ["| target | from req/s | met | from Envoy CPU time | met |", "|---|---:|---|---:|---|"]
+
+    def verdict(met):
+        return "skipped" if met is None else ("yes" if met else "**no**")
+
+    for name, key, _comparison, _bound in TARGETS:
+        rows.append(
+            f"| {name} | {fmt(figures.get(key), 3)} | {verdict(figures['targets_met'][name])} | "
+            f"{fmt(by_cpu.get(key), 3)} | {verdict(by_cpu['targets_met'][name])} |"
+        )
+    return rows
+
+
+def forged_lines(forged_results):
+    rows = []
+    for name, result in forged_results.items():
+        rows.append(
+            f"- {name}: **{result['absorbed_per_s']:.0f} forged tokens/s** absorbed with the warm load's p99 "
+            f"within 2x of its median p99 alone ({result['p99_alone_us'] / 1000:.3f} ms)"
+        )
+        for step in result["steps"]:
+            rows.append(
+                f"  - target {step['target_rate']}/s: sent {step['forged_rps']:.0f}/s "
+                f"({step['forged_refused']} refused), warm {step['good_rps']:.0f} req/s, "
+                f"p99 {step['good_p99_us'] / 1000:.3f} ms (x{step['p99_ratio']:.2f}), Envoy CPU share {step['cpu_share']:.2f}"
+            )
+    return rows or ["- not run"]
+
+
+def warm_path_lines(probe):
+    """The pieces of the warm path, timed inside the VM by bench/probe."""
+    calls = probe.get("host_calls")
+    if not calls:
+        return ["- host calls not timed"]
+    # tenantgate per warm request: header map read, clock, :path set, five
+    # tenant headers and Authorization removed. The floor: one header read, one set.
+    warm_calls = calls["read_header_map_us"] + calls["current_time_us"] + calls["set_path_us"] + 6 * calls["remove_header_us"]
+    return [
+        f"- SHA-256 of a 700-byte token (the token cache key): {fmt(probe.get('sha256_token_us'))} µs",
+        f"- host calls: header map read {fmt(calls['read_header_map_us'])} µs, clock {fmt(calls['current_time_us'])} µs, "
+        f"`:path` set {fmt(calls['set_path_us'])} µs, header removal {fmt(calls['remove_header_us'])} µs; "
+        f"the 9 calls of a warm request: {fmt(warm_calls)} µs",
+    ]
+
+
+def memory_lines(memory):
+    rows = []
+    for name, figures in memory.items():
+        if not figures:
+            rows.append(f"- {name}: not measured")
+            continue
+        admin = figures.get("admin_memory") or {}
+        allocated = int(admin.get("allocated", 0)) / 2**20
+        heap = int(admin.get("heap_size", 0)) / 2**20
+        rows.append(
+            f"- {name}: RSS {figures['rss_kib'] / 1024:.1f} MiB; admin /memory allocated {allocated:.1f} MiB, "
+            f"heap {heap:.1f} MiB"
+        )
+    return rows
+
+
+def markdown(context, labels, medians, forged_results, probe, memory, figures):
+    lines = [
+        "# tenantgate bench",
+        "",
+        f"{time.strftime('%Y-%m-%d %H:%M:%S %Z')}; Envoy 1.40 `--concurrency 1` pinned to CPU 0, wrk on CPU 1; "
+        f"{context['rounds']} rounds × {context['seconds']:g} s per scenario, order rotated, medians; "
+        f"{context['connections']} connections; {context['cpus']} CPUs, load average "
+        f"{context['load_before'][0]:.2f} before, {context['load_after'][0]:.2f} after.",
+        f"Cold scenarios cycle {context['fresh_tokens']} tokens per algorithm through a token cache of "
+        f"{context['cold_token_cache_size']} entries.",
+        "",
+    ]
+    if context["backend_note"]:
+        lines += [f"Note: {context['backend_note']}.", ""]
+    lines += scenario_table(labels, medians)
+    lines += ["", "## Targets", ""] + targets_table(figures)
+    lines += [
+        "",
+        "## Per-verification cost",
+        "",
+        f"- portable verifier in tenantgate, Envoy CPU µs per request of e minus d: RS256 "
+        f"{fmt(figures['portable_rs256_us'], 1)} µs, ES256 {fmt(figures['portable_es256_us'], 1)} µs "
+        f"(cache-miss work included; from req/s instead: {fmt(figures['portable_rs256_us_wall'], 1)} / "
+        f"{fmt(figures['portable_es256_us_wall'], 1)} µs)",
+        f"- host verifier in tenantgate, same derivation: RS256 {fmt(figures['host_cold_rs256_us'], 1)} µs, "
+        f"ES256 {fmt(figures['host_cold_es256_us'], 1)} µs",
+        f"- Envoy `verify_signature`, timed in the VM over 2000 calls (bench/probe): RS256 "
+        f"{fmt(figures['host_rs256_us'])} µs, ES256 {fmt(figures['host_es256_us'])} µs; per request, Envoy CPU "
+        f"of g minus f: RS256 {fmt(figures['host_rs256_in_request_us'], 1)} µs, "
+        f"ES256 {fmt(figures['host_es256_in_request_us'], 1)} µs",
+        f"- host probe (known answers, tampered copies refused): {probe.get('probe')}; "
+        f"RSA-PSS signature checked as PKCS#1 by the host: {probe.get('pss_signature_as_rs256')} "
+        f"(control PKCS#1 v1.5: {probe.get('pkcs1_control')}); raw r‖s accepted: "
+        f"{probe.get('raw_ecdsa_signature_accepted')}; truncated key accepted: {probe.get('truncated_key')}",
+        "",
+        "## Warm path: where the time goes",
+        "",
+        f"- Envoy CPU per request of d minus f (tenantgate's warm path over the floor): "
+        f"{fmt(figures['warm_extra_over_floor_us'], 1)} µs",
+    ]
+    lines += warm_path_lines(probe)
+    lines += [
+        "",
+        "## Forged tokens (right kid, wrong signature) beside the warm load",
+        "",
+    ]
+    lines += forged_lines(forged_results)
+    lines += ["", "## Memory", ""] + memory_lines(memory)
+    sizes = context["wasm_bytes"]
+    lines += [
+        "",
+        "## .wasm sizes",
+        "",
+        f"- tenantgate {sizes['tenantgate']} bytes; floor {sizes['floor']} bytes; probe {sizes['probe']} bytes",
+        "",
+    ]
+    return "\n".join(lines)
