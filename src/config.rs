@@ -34,6 +34,20 @@ pub struct Config {
     /// Verified tokens remembered per worker; 0 turns the cache off.
     pub token_cache_size: usize,
     pub forward_authorization: bool,
+    pub signature_backend: SignatureBackendChoice,
+}
+
+/// Which verifier checks signatures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignatureBackendChoice {
+    /// The proxy's own verifier where it has one that passes a known-answer
+    /// check at start (Envoy's `verify_signature`: RS256/384/512,
+    /// ES256/384), the portable one for everything else.
+    #[default]
+    Auto,
+    /// Always the verifiers compiled into the filter.
+    Portable,
 }
 
 /// Where a request may carry its token.
@@ -185,6 +199,8 @@ struct RawConfig {
     token_cache_size: Option<usize>,
     #[serde(default)]
     forward_authorization: bool,
+    #[serde(default)]
+    signature_backend: SignatureBackendChoice,
 }
 
 #[derive(Deserialize)]
@@ -386,6 +402,7 @@ fn compile(raw: RawConfig) -> Result<Config, ConfigError> {
             size => size.unwrap_or(DEFAULT_TOKEN_CACHE_SIZE),
         },
         forward_authorization: raw.forward_authorization,
+        signature_backend: raw.signature_backend,
     };
     Ok(config)
 }

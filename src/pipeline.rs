@@ -12,6 +12,7 @@ use crate::reply::Refusal;
 use crate::rewrite::{self, body_check, BodyCheck, TENANT_HEADERS};
 use crate::tenancy::{enforce, VmAccess};
 use crate::verify::cache::{Claims, TokenCache, TokenKey};
+use crate::verify::signature::{Portable, SignatureBackend};
 use crate::verify::{self, token, TokenError};
 
 /// The parts of a request the decision needs.
@@ -57,6 +58,10 @@ pub trait KeyStore {
     /// A token names a `kid` the provider's set lacks: whether the request
     /// should wait for the set to be fetched again.
     fn wait_for_unknown_kid(&mut self, provider: usize) -> bool;
+    /// Where signatures are checked; the host may offer a faster backend.
+    fn signatures(&self) -> &dyn SignatureBackend {
+        &Portable
+    }
 }
 
 /// A fixed key set per provider, never refetched.
@@ -183,7 +188,7 @@ fn verify_token(
     let (index, provider) =
         verify::provider_for(&token, &config.providers).map_err(Refusal::InvalidToken)?;
     let verified = match keys.key_set(index) {
-        Some(key_set) => verify::verify(&token, provider, key_set, now_s),
+        Some(key_set) => verify::verify(&token, provider, key_set, keys.signatures(), now_s),
         None => {
             return Ok(Verified::Await(Decision::AwaitKeys {
                 provider: index,

@@ -8,6 +8,7 @@ use crate::config::Config;
 use crate::keys::schedule::{kid_claim_name, unknown_kid, UnknownKid};
 use crate::keys::KeySet;
 use crate::pipeline::KeyStore;
+use crate::verify::signature::SignatureBackend;
 
 pub struct HostKeyStore<'a> {
     pub keys: &'a [Option<Installed>],
@@ -15,9 +16,14 @@ pub struct HostKeyStore<'a> {
     /// Providers whose refetch this worker claimed; the root starts them.
     pub refetch_requests: &'a mut Vec<usize>,
     pub now_ms: u64,
+    pub signatures: &'a dyn SignatureBackend,
 }
 
 impl KeyStore for HostKeyStore<'_> {
+    fn signatures(&self) -> &dyn SignatureBackend {
+        self.signatures
+    }
+
     fn key_set(&self, provider: usize) -> Option<&KeySet> {
         self.keys
             .get(provider)?

@@ -10,12 +10,14 @@ use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{BufferType, ContextType};
 
 use super::clock::now_ms;
+use super::host_signature::{self, EnvoySignatures};
 use super::key_fetch::{Installed, KeyFetcher};
 use super::log;
 use super::stream::{decide_and_act, refuse, Step, Stream, StreamRef};
-use crate::config::Config;
+use crate::config::{Config, SignatureBackendChoice};
 use crate::reply::Refusal;
 use crate::verify::cache::TokenCache;
+use crate::verify::signature::{Portable, SignatureBackend};
 
 /// Often enough that requests waiting on another worker's fetch resume
 /// quickly; the work per tick is a shared-data read per provider.
@@ -38,6 +40,7 @@ pub struct Shared {
     /// Providers for which a request won an unknown-kid refetch claim.
     pub refetch_requests: Vec<usize>,
     pub token_cache: TokenCache,
+    pub signatures: Rc<dyn SignatureBackend>,
 }
 
 impl Shared {
@@ -72,6 +75,7 @@ impl Root {
                 waiting: Vec::new(),
                 refetch_requests: Vec::new(),
                 token_cache: TokenCache::new(0),
+                signatures: Rc::new(Portable),
             })),
             fetchers: Vec::new(),
         }
@@ -146,6 +150,24 @@ impl Root {
     }
 }
 
+/// Envoy's verifier only after it passed its known-answer check here.
+fn choose_signature_backend(choice: SignatureBackendChoice) -> Rc<dyn SignatureBackend> {
+    match choice {
+        SignatureBackendChoice::Auto if host_signature::probe() => {
+            log::info("signatures: Envoy's verify_signature for RS256/384/512 and ES256/384, portable verifiers for the rest");
+            Rc::new(EnvoySignatures)
+        }
+        SignatureBackendChoice::Auto => {
+            log::info("signatures: portable verifiers (the host has no working verify_signature)");
+            Rc::new(Portable)
+        }
+        SignatureBackendChoice::Portable => {
+            log::info("signatures: portable verifiers (signature_backend: portable)");
+            Rc::new(Portable)
+        }
+    }
+}
+
 /// Configured keys are in place from the start and never change.
 fn configured_keys(provider: &crate::config::Provider) -> Option<Installed> {
     provider.key_source.local_keys().map(|keys| Installed {
@@ -205,6 +227,7 @@ impl RootContext for Root {
             let mut shared = self.shared.borrow_mut();
             shared.keys = config.providers.iter().map(configured_keys).collect();
             shared.token_cache = TokenCache::new(config.token_cache_size);
+            shared.signatures = choose_signature_backend(config.signature_backend);
             shared.config = Some(Rc::new(config));
         }
         let _ = hostcalls::set_tick_period(TICK);

@@ -112,6 +112,7 @@ pub fn decide_and_act(shared: &mut Shared, context_id: u32, stream: &StreamRef) 
             keys,
             refetch_requests,
             token_cache,
+            signatures,
             ..
         } = shared;
         let mut keys = HostKeyStore {
@@ -119,6 +120,7 @@ pub fn decide_and_act(shared: &mut Shared, context_id: u32, stream: &StreamRef) 
             config: &config,
             refetch_requests,
             now_ms: now,
+            signatures: &**signatures,
         };
         decide(&config, &state.head(), &mut keys, token_cache, now / 1000)
     };

@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::material::{Curve, KeyError, PublicKey};
 use crate::encoding::decode_lenient;
-use crate::verify::Algorithm;
+use crate::verify::{host_format, Algorithm};
 
 pub const MAX_JWKS_BYTES: usize = 256 << 10;
 pub const MAX_KEYS: usize = 64;
@@ -22,9 +22,22 @@ pub struct Jwk {
     /// When the JWK names an algorithm, only that algorithm may use it.
     pub alg: Option<Algorithm>,
     pub key: PublicKey,
+    /// The key as a host verifier takes it (SubjectPublicKeyInfo DER),
+    /// built once; `None` for keys no host verifier handles.
+    pub spki_der: Option<Vec<u8>>,
 }
 
 impl Jwk {
+    pub fn new(kid: Option<String>, alg: Option<Algorithm>, key: PublicKey) -> Jwk {
+        let spki_der = host_format::spki_der(&key);
+        Jwk {
+            kid,
+            alg,
+            key,
+            spki_der,
+        }
+    }
+
     pub fn accepts(&self, alg: Algorithm) -> bool {
         self.key.kind() == alg.key_kind()
             && self.alg.is_none_or(|own| own == alg)
@@ -227,11 +240,7 @@ fn parse_key(raw: RawJwk, origin: KeyOrigin) -> Result<Jwk, SkipReason> {
     if alg.is_some_and(|alg| alg.key_kind() != key.kind() || !key.fits(alg)) {
         return Err(SkipReason::AlgorithmDoesNotFitKey);
     }
-    Ok(Jwk {
-        kid: raw.kid,
-        alg,
-        key,
-    })
+    Ok(Jwk::new(raw.kid, alg, key))
 }
 
 fn is_for_signatures(raw: &RawJwk) -> bool {

@@ -170,7 +170,7 @@ fn configured_key(
             Some(alg)
         }
     };
-    Ok(Jwk { kid, alg, key })
+    Ok(Jwk::new(kid, alg, key))
 }
 
 /// Two keys with one `kid` would make key choice ambiguous.

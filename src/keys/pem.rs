@@ -115,7 +115,8 @@ fn algorithm(reader: &mut Reader<'_>) -> Result<(Vec<u8>, Option<Vec<u8>>), DerE
     Ok((oid, parameter))
 }
 
-fn from_spki(bytes: &[u8]) -> Result<PublicKey, PemError> {
+/// A key from the DER of its `SubjectPublicKeyInfo`.
+pub fn from_spki(bytes: &[u8]) -> Result<PublicKey, PemError> {
     let read = || -> Result<_, DerError> {
         let mut outer = Reader::new(bytes);
         let mut info = outer.sequence()?;

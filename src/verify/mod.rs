@@ -97,6 +97,7 @@ pub fn verify(
     token: &UnverifiedToken<'_>,
     provider: &Provider,
     keys: &KeySet,
+    backend: &dyn signature::SignatureBackend,
     now_s: u64,
 ) -> Result<(), TokenError> {
     if !provider.algorithms.contains(&token.alg) {
@@ -116,9 +117,9 @@ pub fn verify(
             continue;
         }
         tried_any = true;
-        if signature::is_valid(
+        if backend.is_valid(
             token.alg,
-            &key.key,
+            key,
             token.signing_input.as_bytes(),
             &token.signature,
         ) {

@@ -7,7 +7,23 @@ use sha2::{Digest, Sha256, Sha384, Sha512};
 
 use super::Algorithm;
 use crate::crypto::Hash;
-use crate::keys::PublicKey;
+use crate::keys::{Jwk, PublicKey};
+
+/// Where signatures are checked: the portable verifiers of this crate, or
+/// one the proxy offers for some algorithms.
+pub trait SignatureBackend {
+    fn is_valid(&self, alg: Algorithm, key: &Jwk, signing_input: &[u8], signature: &[u8]) -> bool;
+}
+
+/// The verifiers compiled into the filter; they run on any proxy-wasm host.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Portable;
+
+impl SignatureBackend for Portable {
+    fn is_valid(&self, alg: Algorithm, key: &Jwk, signing_input: &[u8], signature: &[u8]) -> bool {
+        is_valid(alg, &key.key, signing_input, signature)
+    }
+}
 
 /// Whether `signature` is a valid `alg` signature of `signing_input` by `key`.
 pub fn is_valid(alg: Algorithm, key: &PublicKey, signing_input: &[u8], signature: &[u8]) -> bool {

@@ -20,9 +20,18 @@ def table():
     return token_table.build()
 
 
-@pytest.fixture(scope="module")
-def gateway(start_envoy, upstream, table):
-    return start_envoy(table["config"], upstream.port)
+@pytest.fixture(scope="module", params=["auto", "portable"])
+def gateway(request, start_envoy, upstream, table):
+    """Once with Envoy's own verifier where it has one, once with the
+    verifiers compiled into the filter."""
+    config = {**table["config"], "signature_backend": request.param}
+    envoy = start_envoy(config, upstream.port)
+    expected = {
+        "auto": "signatures: Envoy's verify_signature for RS256/384/512 and ES256/384",
+        "portable": "signatures: portable verifiers (signature_backend: portable)",
+    }[request.param]
+    assert expected in envoy.log_text()
+    return envoy
 
 
 def case_ids():
