@@ -605,7 +605,7 @@ fn tokens_come_from_the_configured_sources_and_do_not_go_upstream() {
     };
     assert_eq!(
         by_cookie.set_headers,
-        [("cookie", "theme=dark; lang=en".to_string())]
+        [("cookie".into(), "theme=dark; lang=en".to_string())]
     );
 
     let bearer = format!("Bearer {token}");

@@ -41,6 +41,7 @@ fn enforcement() -> Enforcement {
         cluster_tenant: None,
         extra_labels: vec!["tenant=team-a".into()],
         extra_filters: vec!["{env=\"prod\"}".into()],
+        ..Enforcement::default()
     }
 }
 
@@ -49,7 +50,7 @@ proptest! {
     fn only_the_gateway_sets_enforcement(query in query()) {
         let target = format!("/api/v1/query?{query}");
         // Targets the filter refuses outright need no rewriting.
-        if let Ok(route) = route("GET", &target) {
+        if let Ok(route) = route("GET", &target, &Backend::VmSingle) {
             let path = rewritten_path(&route, &enforcement(), &Backend::VmSingle);
             let (_, rewritten) = path.split_once('?').expect("enforcement is always set");
             let mut labels = Vec::new();
