@@ -10,6 +10,8 @@
 //! `team-(.+)` never matches `x-team-a`. Matching is a bounded
 //! backtracker: leftmost-first like RE2, and each (instruction, position)
 //! pair is tried at most once, so time is linear in the value's length.
+//! That memo is exact because loops over expressions that can match the
+//! empty string (`(a*)*`) are refused.
 //!
 //! Written here rather than taken from the `regex` crates: the whole of
 //! `regex` adds ~227 KB to the filter and `regex-lite` ~51 KB; this subset
@@ -371,6 +373,11 @@ impl Parser {
         if matches!(atom, Node::Start | Node::End | Node::Empty) {
             return error("quantifier after an anchor or nothing");
         }
+        // A loop whose body can match nothing would revisit its own start:
+        // the memo of tried positions is exact only without such loops.
+        if max.is_none() && nullable(&atom) {
+            return error("a repeated expression must not match the empty string, as `(a*)*` can");
+        }
         let greedy = !self.eat('?');
         if matches!(self.peek(), Some('*' | '+' | '?')) {
             return error("a quantifier cannot follow a quantifier");
@@ -405,6 +412,18 @@ impl Parser {
         }
         self.at += inner.chars().count() + 1;
         Ok(Some((min, max)))
+    }
+}
+
+/// Whether `node` can match the empty string.
+fn nullable(node: &Node) -> bool {
+    match node {
+        Node::Empty | Node::Start | Node::End => true,
+        Node::Char(_) | Node::Any | Node::Class(_) => false,
+        Node::Group(inner, _) => nullable(inner),
+        Node::Concat(items) => items.iter().all(nullable),
+        Node::Alternation(branches) => branches.iter().any(nullable),
+        Node::Repeat { node, min, .. } => *min == 0 || nullable(node),
     }
 }
 
@@ -677,14 +696,14 @@ mod tests {
     }
 
     #[test]
-    fn empty_loops_terminate() {
-        assert_eq!(group("((a*)*)b", "aaab"), Some("aaa".into()));
+    fn matching_time_stays_linear() {
         let long = "a".repeat(MAX_TEXT_BYTES - 1);
         assert_eq!(
-            group("(a*)*(a*)*(a*)*c", &long),
+            group("(a+)+(a|aa)+(a+)+c", &long),
             None,
             "linear, not exponential"
         );
+        assert_eq!(group("((a|b)+)+", &long), Some(long.clone()));
         assert_eq!(group("(.*)", &"a".repeat(MAX_TEXT_BYTES + 1)), None);
     }
 
@@ -706,8 +725,80 @@ mod tests {
             "\\q",
             "(?=a)",
             "[\\D]",
+            "(a*)*",
+            "(a|)+",
+            "(?:b?c*)*",
+            "(^)*",
+            "(a{0,2})+",
         ] {
             assert!(Pattern::new(bad).is_err(), "{bad}");
+        }
+    }
+}
+
+/// The matcher agrees with the `regex` crate (RE2 syntax, leftmost-first)
+/// on patterns built from the supported syntax, with `^(?:...)$` around
+/// them for the whole-value match. Texts are ASCII without `\v`, where
+/// `regex`'s Unicode classes and RE2's ASCII ones agree.
+#[cfg(test)]
+mod reference {
+    use super::Pattern;
+    use proptest::prelude::*;
+
+    fn atom() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "[abc]".prop_map(String::from),
+            Just(".".to_string()),
+            Just("\\d".to_string()),
+            Just("\\w".to_string()),
+            Just("\\s".to_string()),
+            Just("\\W".to_string()),
+            Just("[a-c]".to_string()),
+            Just("[^b]".to_string()),
+            Just("[\\d-]".to_string()),
+            Just("\\.".to_string()),
+            Just("-".to_string()),
+        ]
+    }
+
+    fn quantifier() -> impl Strategy<Value = &'static str> {
+        prop::sample::select(vec![
+            "", "", "", "*", "+", "?", "*?", "+?", "??", "{2}", "{1,3}", "{0,}", "{1,2}?",
+        ])
+    }
+
+    fn pattern() -> impl Strategy<Value = String> {
+        let piece = (atom(), quantifier()).prop_map(|(a, q)| format!("{a}{q}"));
+        let leaf = prop::collection::vec(piece, 1..4).prop_map(|p| p.concat());
+        leaf.prop_recursive(3, 24, 3, |inner| {
+            prop_oneof![
+                (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("{a}|{b}")),
+                (inner.clone(), quantifier()).prop_map(|(a, q)| format!("({a}){q}")),
+                (inner.clone(), quantifier()).prop_map(|(a, q)| format!("(?:{a}){q}")),
+                (inner.clone(), inner).prop_map(|(a, b)| format!("{a}({b})")),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        #[test]
+        fn first_group_agrees_with_the_regex_crate(
+            body in pattern(),
+            text in "[abc1 .\\-_\t\n]{0,8}",
+        ) {
+            let source = format!("x(?:{body})");
+            // Loops over what can match nothing are refused, not matched.
+            let Ok(ours) = Pattern::new(&source) else {
+                return Ok(());
+            };
+            let reference = regex::Regex::new(&format!("^(?:{source})$")).unwrap();
+            let subject = format!("x{text}");
+            let expected = reference
+                .captures(&subject)
+                .and_then(|captures| captures.get(1))
+                .map(|group| group.as_str());
+            prop_assert_eq!(ours.first_group(&subject), expected, "{} on {:?}", source, subject);
         }
     }
 }

@@ -374,3 +374,194 @@ fn is_identity_header(header: &str, token_sources: &[TokenSource]) -> bool {
         && !header.starts_with("proxy-")
         && !token_header
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+    use serde_json::json;
+
+    fn config(tenancy: Value, identity: Value) -> Result<Config, ConfigError> {
+        let document = json!({
+            "providers": [{"name": "p", "issuer": "https://i", "remote_jwks": {"uri": "https://i/k", "cluster": "c"}}],
+            "tenancy": tenancy,
+            "identity_headers": identity,
+        });
+        Config::from_json(document.to_string().as_bytes())
+    }
+
+    fn field_of(tenancy: Value) -> String {
+        config(tenancy, Value::Null).expect_err("refused").field
+    }
+
+    fn policies(backend: &str, tenants: Value) -> Value {
+        json!({"backend": backend, "mapping": "access_policies", "pattern": "metrics-(.+)",
+               "policies": {"a": {"tenants": tenants, "scopes": ["read", "write"]}}})
+    }
+
+    #[test]
+    fn mappings_claims_and_backends_compile() {
+        let mimir = config(policies("mimir", json!(["team-a"])), Value::Null).unwrap();
+        assert_eq!(mimir.tenancy.claim.to_string(), "scope");
+        assert_eq!(
+            mimir.tenancy.backend,
+            Backend::Mimir {
+                prometheus_prefix: "/prometheus".into(),
+                federation: false
+            }
+        );
+        let Mapping::AccessPolicies(compiled) = &mimir.tenancy.mapping else {
+            panic!("access policies expected");
+        };
+        assert_eq!(compiled.policies[0].1.tenants, ["team-a"]);
+        let cluster = config(
+            policies("vm_cluster", json!(["7", "7:0", "8:1"])),
+            Value::Null,
+        )
+        .unwrap();
+        let Mapping::AccessPolicies(compiled) = &cluster.tenancy.mapping else {
+            panic!("access policies expected");
+        };
+        assert_eq!(
+            compiled.policies[0].1.tenants,
+            ["7:0", "8:1"],
+            "canonical, once each"
+        );
+        let vmauth = config(
+            json!({"backend": "vm_single", "mapping": "vmauth", "claim": "ext.\"vm.access\"",
+                   "default": {"metrics_extra_labels": ["team=guest"], "mode": 1}}),
+            Value::Null,
+        )
+        .unwrap();
+        assert_eq!(vmauth.tenancy.mapping, Mapping::Vmauth);
+        assert_eq!(vmauth.tenancy.claim.to_string(), "ext.\"vm.access\"");
+        assert!(vmauth.tenancy.default.is_some());
+    }
+
+    #[test]
+    fn mistakes_name_their_field() {
+        let cases = [
+            (json!({"backend": "nope"}), "tenancy.backend"),
+            (json!({}), "tenancy.backend"),
+            (
+                json!({"backend": "vm_single", "unexpected": 1}),
+                "tenancy.unexpected",
+            ),
+            (
+                json!({"backend": "vm_single", "mapping": "gem"}),
+                "tenancy.mapping",
+            ),
+            (json!({"backend": "mimir"}), "tenancy.mapping"),
+            (
+                json!({"backend": "vm_single", "claim": "a..b"}),
+                "tenancy.claim",
+            ),
+            (
+                json!({"backend": "vm_single", "federation": true}),
+                "tenancy.federation",
+            ),
+            (
+                json!({"backend": "vm_single", "prometheus_prefix": "/p"}),
+                "tenancy.prometheus_prefix",
+            ),
+            (
+                json!({"backend": "mimir", "mapping": "access_policies", "federation": "yes"}),
+                "tenancy.federation",
+            ),
+            (
+                json!({"backend": "vm_single", "pattern": "(x)"}),
+                "tenancy.pattern",
+            ),
+            (
+                json!({"backend": "vm_single", "default": {"mode": 7}}),
+                "tenancy.default",
+            ),
+            (
+                json!({"backend": "vm_single", "default": "not an object"}),
+                "tenancy.default",
+            ),
+            (
+                policies("mimir", json!(["a|b"])),
+                "tenancy.policies.a.tenants",
+            ),
+            (
+                policies("mimir", json!([".."])),
+                "tenancy.policies.a.tenants",
+            ),
+            (policies("mimir", json!([])), "tenancy.policies.a.tenants"),
+            (
+                policies("vm_cluster", json!(["team-a"])),
+                "tenancy.policies.a.tenants",
+            ),
+            (
+                policies("vm_single", json!([])),
+                "tenancy.policies.a.scopes",
+            ),
+        ];
+        for (tenancy, field) in cases {
+            assert_eq!(field_of(tenancy.clone()), field, "{tenancy}");
+        }
+        let mut no_group = policies("mimir", json!(["a"]));
+        no_group["pattern"] = json!("metrics-.+");
+        assert_eq!(field_of(no_group), "tenancy.pattern");
+        let mut bad_pattern = policies("mimir", json!(["a"]));
+        bad_pattern["pattern"] = json!("(?i)(x)");
+        assert_eq!(field_of(bad_pattern), "tenancy.pattern");
+        let mut twice = policies("mimir", json!(["a"]));
+        twice["policies"]["a"]["scopes"] = json!(["read", "read"]);
+        assert_eq!(field_of(twice), "tenancy.policies.a.scopes");
+        let mut unknown = policies("mimir", json!(["a"]));
+        unknown["policies"]["a"]["labels"] = json!({});
+        assert_eq!(field_of(unknown), "tenancy.policies.a.labels");
+        let mut default_unmatched = policies("mimir", json!(["a"]));
+        default_unmatched["default"] = json!(["metrics-unknown"]);
+        assert_eq!(field_of(default_unmatched), "tenancy.default");
+    }
+
+    #[test]
+    fn identity_headers_are_checked() {
+        let single = json!({"backend": "vm_single"});
+        let ok = config(
+            single.clone(),
+            json!([{"claim": "email", "header": "X-WEBAUTH-EMAIL"},
+                   {"claim": "groups", "header": "X-Groups"}]),
+        )
+        .unwrap();
+        assert_eq!(ok.identity_headers[0].header, "x-webauth-email");
+        for (identity, field) in [
+            (
+                json!([{"claim": "email", "header": "Authorization"}]),
+                "identity_headers[0].header",
+            ),
+            (
+                json!([{"claim": "email", "header": "X-Scope-OrgID"}]),
+                "identity_headers[0].header",
+            ),
+            (
+                json!([{"claim": "email", "header": "bad header"}]),
+                "identity_headers[0].header",
+            ),
+            (
+                json!([{"claim": "email", "header": "Host"}]),
+                "identity_headers[0].header",
+            ),
+            (
+                json!([{"claim": "a", "header": "x-a"}, {"claim": "b", "header": "X-A"}]),
+                "identity_headers[1].header",
+            ),
+            (
+                json!([{"claim": "", "header": "x-a"}]),
+                "identity_headers[0].claim",
+            ),
+            (json!([{"header": "x-a"}]), "identity_headers[0].claim"),
+            (
+                json!([{"claim": "a", "header": "x-a", "other": 1}]),
+                "identity_headers[0].other",
+            ),
+            (json!({"claim": "a"}), "identity_headers"),
+        ] {
+            let error = config(single.clone(), identity.clone()).expect_err("refused");
+            assert_eq!(error.field, field, "{identity}");
+        }
+    }
+}
