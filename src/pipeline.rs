@@ -10,7 +10,7 @@ use crate::extract::{extract, Credentials, Extracted};
 use crate::keys::KeySet;
 use crate::reply::Refusal;
 use crate::rewrite::{self, body_check, BodyCheck, TENANT_HEADERS};
-use crate::tenancy::{self, enforce, Enforcement};
+use crate::tenancy::{self, enforce, Enforcement, VmTenant};
 use crate::verify::cache::{Claims, TokenCache, TokenKey};
 use crate::verify::{self, token, TokenError};
 
@@ -185,13 +185,20 @@ fn decide_inner(
     Ok(Decision::Forward(forward))
 }
 
-/// The tenant the client named. Single-node has no tenants: there a Basic
-/// auth user name is only a user name (vmagent and Grafana always send
-/// one), while a `Bearer <tenant>:<token>` asks for what cannot be granted.
+/// The tenant the client named. A Basic auth user name names a tenant as
+/// in GEM, except where it cannot be one: single-node has no tenants, and on
+/// the cluster only `<account>[:<project>]` is a tenant, so there `vmagent`
+/// or `grafana` stay user names (clients always send one). A tenant in a
+/// bearer value is always a request, refused when not granted.
 fn requested_tenant<'e>(extracted: &'e Extracted<'_>, backend: &Backend) -> Option<&'e str> {
-    let ignored = matches!(backend, Backend::VmSingle)
-        && matches!(extracted.source, TokenSource::BasicPassword);
-    extracted.tenant.as_deref().filter(|_| !ignored)
+    let tenant = extracted.tenant.as_deref()?;
+    let user_name_only = matches!(extracted.source, TokenSource::BasicPassword)
+        && match backend {
+            Backend::VmSingle => true,
+            Backend::VmCluster { .. } => VmTenant::parse(tenant).is_none(),
+            Backend::Mimir { .. } => false,
+        };
+    (!user_name_only).then_some(tenant)
 }
 
 /// `X-Scope-OrgID` and `X-Prom-Label-Policy` for the header backend (the

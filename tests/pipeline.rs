@@ -1105,6 +1105,48 @@ fn basic_auth_user_names_the_tenant_where_there_are_tenants() {
         decide_request(&single, "GET", "/api/v1/query", &vmagent, &[]),
         Decision::Forward(_)
     ));
+    // On the cluster only `<account>[:<project>]` names a tenant.
+    let cluster = tenancy_config(
+        json!({"backend": "vm_cluster"}),
+        json!({"token_sources": [{"basic_password": {}}]}),
+    );
+    let cluster_token = mint(
+        "ES256",
+        "p256",
+        json!({}),
+        claims(json!({"vm_access": {"tenant_id": {"account_id": 7}}})),
+    );
+    let user = |name: &str| {
+        format!(
+            "Basic {}",
+            STANDARD.encode(format!("{name}:{cluster_token}"))
+        )
+    };
+    assert_eq!(
+        forward(decide_request(
+            &cluster,
+            "GET",
+            "/api/v1/query",
+            &user("vmagent"),
+            &[]
+        ))
+        .path,
+        "/select/7:0/prometheus/api/v1/query"
+    );
+    assert!(matches!(
+        decide_request(&cluster, "GET", "/api/v1/query", &user("7"), &[]),
+        Decision::Forward(_)
+    ));
+    assert_eq!(
+        forbidden(decide_request(
+            &cluster,
+            "GET",
+            "/api/v1/query",
+            &user("8"),
+            &[]
+        )),
+        TenancyError::TenantNotGranted
+    );
     let bearer_single = config("vm_single");
     let named = format!("Bearer 7:{plain_token}");
     assert_eq!(
