@@ -128,6 +128,7 @@ mod whole_request {
                     "providers": [{"name": "idp", "issuer": ISSUER, "discovery": {"cluster": "idp"}}],
                     "tenancy": tenancy,
                     "identity_headers": [{"claim": "sub", "header": IDENTITY_HEADER}],
+                    "token_sources": [{"authorization_bearer": {}}, {"basic_password": {}}],
                 });
                 Config::from_json(document.to_string().as_bytes()).unwrap()
             };
@@ -264,6 +265,8 @@ mod whole_request {
         method: &'static str,
         target: String,
         tenant: Option<&'static str>,
+        /// Basic auth (the tenant as the user name) instead of a bearer value.
+        basic: bool,
         client_headers: Vec<(&'static str, String)>,
         body: Body,
     }
@@ -291,9 +294,10 @@ mod whole_request {
             ])),
             prop::collection::vec((header_names, "[a-z0-9|:%{}]{1,8}"), 0..4),
             body(),
+            prop::bool::ANY,
         )
             .prop_map(
-                |(method, path, query, tenant, client_headers, body)| Request {
+                |(method, path, query, tenant, client_headers, body, basic)| Request {
                     method,
                     target: if query.is_empty() {
                         path
@@ -301,6 +305,7 @@ mod whole_request {
                         format!("{path}?{query}")
                     },
                     tenant,
+                    basic,
                     client_headers,
                     body,
                 },
@@ -309,9 +314,16 @@ mod whole_request {
 
     fn decide_on(config: &Config, request: &Request) -> Decision {
         let fixture = fixture();
-        let authorization = match request.tenant {
-            Some(tenant) => format!("Bearer {tenant}:{}", fixture.token),
-            None => format!("Bearer {}", fixture.token),
+        let authorization = match (request.tenant, request.basic) {
+            (tenant, true) => {
+                let credentials = format!("{}:{}", tenant.unwrap_or(""), fixture.token);
+                format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(credentials)
+                )
+            }
+            (Some(tenant), false) => format!("Bearer {tenant}:{}", fixture.token),
+            (None, false) => format!("Bearer {}", fixture.token),
         };
         let mut headers: Vec<(&str, &str)> = vec![("authorization", &authorization)];
         headers.extend(request.client_headers.iter().map(|(n, v)| (*n, v.as_str())));
@@ -450,6 +462,7 @@ mod whole_request {
             method: "GET",
             target: "/prometheus/api/v1/query?query=up".into(),
             tenant: None,
+            basic: false,
             client_headers: Vec::new(),
             body: Body {
                 content_type: None,
