@@ -8,6 +8,10 @@ use serde::Deserialize;
 use crate::keys::http_target::{HttpTarget, UrlError};
 use crate::keys::local::{self, RawHmacSecret, RawLocalJwks, RawPemKey};
 use crate::keys::KeySet;
+use crate::tenancy::access_policies::AccessPolicies;
+use crate::tenancy::claim_path::ClaimPath;
+use crate::tenancy::identity::IdentityHeader;
+use crate::tenancy::settings;
 use crate::verify::Algorithm;
 
 pub const DEFAULT_REALM: &str = "tenantgate";
@@ -35,6 +39,8 @@ pub struct Config {
     pub token_cache_size: usize,
     pub forward_authorization: bool,
     pub signature_backend: SignatureBackendChoice,
+    /// Claims sent upstream as headers; client copies are always removed.
+    pub identity_headers: Vec<IdentityHeader>,
 }
 
 /// Which verifier checks signatures.
@@ -140,9 +146,24 @@ impl KeySource {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Tenancy {
-    /// Name of the claim holding vmgateway's `vm_access` object.
-    pub claim: String,
+    /// Path of the claim the mapping reads.
+    pub claim: ClaimPath,
+    pub mapping: Mapping,
+    /// The claim value assumed for tokens without the claim; `None`: such
+    /// tokens are refused.
+    pub default: Option<serde_json::Value>,
     pub backend: Backend,
+}
+
+/// How claims become tenants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mapping {
+    /// vmgateway's `vm_access` object.
+    VmAccess,
+    /// vmauth's `metrics_*` fields of the `vm_access` object.
+    Vmauth,
+    /// GEM-style access policies named by claim values.
+    AccessPolicies(AccessPolicies),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -153,6 +174,14 @@ pub enum Backend {
     VmCluster {
         select_prefix: String,
         insert_prefix: String,
+    },
+    /// Mimir, Cortex, GEM: the tenant goes in `X-Scope-OrgID`, label
+    /// policies in `X-Prom-Label-Policy`.
+    Mimir {
+        /// Prefix of the Prometheus read API (`/prometheus`).
+        prometheus_prefix: String,
+        /// Reads of a grant with several tenants federate them (`a|b`).
+        federation: bool,
     },
 }
 
@@ -172,7 +201,7 @@ impl fmt::Display for ConfigError {
 impl std::error::Error for ConfigError {}
 
 impl ConfigError {
-    fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
+    pub(crate) fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
         ConfigError {
             field: field.into(),
             reason: reason.into(),
@@ -188,7 +217,9 @@ struct RawConfig {
     #[serde(default)]
     token_sources: Option<Vec<RawTokenSource>>,
     providers: Vec<RawProvider>,
-    tenancy: RawTenancy,
+    /// Read by `tenancy::settings`, by hand: derived readers cost the filter
+    /// kilobytes per type.
+    tenancy: serde_json::Map<String, serde_json::Value>,
     #[serde(default)]
     key_wait_timeout_ms: Option<u64>,
     #[serde(default)]
@@ -201,6 +232,8 @@ struct RawConfig {
     forward_authorization: bool,
     #[serde(default)]
     signature_backend: SignatureBackendChoice,
+    #[serde(default)]
+    identity_headers: serde_json::Value,
 }
 
 #[derive(Deserialize)]
@@ -287,25 +320,6 @@ struct RawRemoteJwks {
     timeout_ms: Option<u64>,
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawTenancy {
-    #[serde(default)]
-    claim: Option<String>,
-    backend: RawBackend,
-    #[serde(default)]
-    select_prefix: Option<String>,
-    #[serde(default)]
-    insert_prefix: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum RawBackend {
-    VmSingle,
-    VmCluster,
-}
-
 impl Config {
     /// Parses and validates the plugin configuration.
     pub fn from_json(bytes: &[u8]) -> Result<Config, ConfigError> {
@@ -376,7 +390,7 @@ fn compile(raw: RawConfig) -> Result<Config, ConfigError> {
         realm,
         token_sources,
         providers,
-        tenancy: compile_tenancy(raw.tenancy)?,
+        tenancy: settings::tenancy(&raw.tenancy)?,
         key_wait_timeout_ms: positive(
             "key_wait_timeout_ms",
             raw.key_wait_timeout_ms,
@@ -403,8 +417,14 @@ fn compile(raw: RawConfig) -> Result<Config, ConfigError> {
         },
         forward_authorization: raw.forward_authorization,
         signature_backend: raw.signature_backend,
+        identity_headers: Vec::new(),
     };
-    Ok(config)
+    let identity_headers =
+        settings::identity_headers(&raw.identity_headers, &config.token_sources)?;
+    Ok(Config {
+        identity_headers,
+        ..config
+    })
 }
 
 fn compile_token_sources(raw: Vec<RawTokenSource>) -> Result<Vec<TokenSource>, ConfigError> {
@@ -465,7 +485,7 @@ fn compile_token_sources(raw: Vec<RawTokenSource>) -> Result<Vec<TokenSource>, C
 }
 
 /// RFC 9110 `token` characters.
-fn is_header_name(name: &str) -> bool {
+pub(crate) fn is_header_name(name: &str) -> bool {
     !name.is_empty()
         && name
             .bytes()
@@ -635,30 +655,11 @@ fn compile_remote_jwks(index: usize, raw: RawRemoteJwks) -> Result<KeySource, Co
     })
 }
 
-fn compile_tenancy(raw: RawTenancy) -> Result<Tenancy, ConfigError> {
-    let claim = raw.claim.unwrap_or_else(|| "vm_access".into());
-    if claim.is_empty() {
-        return Err(ConfigError::new("tenancy.claim", "must not be empty"));
-    }
-    let backend = match raw.backend {
-        RawBackend::VmSingle => {
-            if raw.select_prefix.is_some() || raw.insert_prefix.is_some() {
-                return Err(ConfigError::new(
-                    "tenancy.select_prefix",
-                    "path prefixes only apply to the `vm_cluster` backend",
-                ));
-            }
-            Backend::VmSingle
-        }
-        RawBackend::VmCluster => Backend::VmCluster {
-            select_prefix: path_prefix("tenancy.select_prefix", raw.select_prefix, "/select")?,
-            insert_prefix: path_prefix("tenancy.insert_prefix", raw.insert_prefix, "/insert")?,
-        },
-    };
-    Ok(Tenancy { claim, backend })
-}
-
-fn path_prefix(field: &str, value: Option<String>, default: &str) -> Result<String, ConfigError> {
+pub(crate) fn path_prefix(
+    field: &str,
+    value: Option<String>,
+    default: &str,
+) -> Result<String, ConfigError> {
     let prefix = value.unwrap_or_else(|| default.into());
     let well_formed = prefix.starts_with('/')
         && !prefix.ends_with('/')
@@ -756,7 +757,7 @@ fn is_valid_name(name: &str) -> bool {
 }
 
 /// Whether a value can sit inside a quoted-string of `WWW-Authenticate`.
-fn is_quotable(value: &str) -> bool {
+pub(crate) fn is_quotable(value: &str) -> bool {
     value
         .bytes()
         .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
@@ -781,7 +782,7 @@ mod tests {
     fn minimal_configuration_gets_documented_defaults() {
         let config = Config::from_json(MINIMAL.as_bytes()).unwrap();
         assert_eq!(config.realm, "tenantgate");
-        assert_eq!(config.tenancy.claim, "vm_access");
+        assert_eq!(config.tenancy.claim.to_string(), "vm_access");
         assert_eq!(config.tenancy.backend, Backend::VmSingle);
         let provider = &config.providers[0];
         assert_eq!(provider.cache_duration_s, 600);

@@ -4,6 +4,12 @@
 //! parameter or a cookie. A request that carries tokens in two places, or
 //! two copies in one place, is refused: which one counts would otherwise
 //! depend on the server.
+//!
+//! GEM's credential forms also name a tenant: `Authorization: Bearer
+//! <tenant>:<token>`, or Basic auth with the tenant as the user name and the
+//! token as the password. A JWT never contains `:` (base64url and dots), so
+//! a bearer value with a `:` always carries a tenant, cut at its last `:`
+//! (VictoriaMetrics tenants are `<account>:<project>` themselves).
 
 use std::borrow::Cow;
 
@@ -42,12 +48,16 @@ pub struct Credentials<'a> {
     pub query: &'a [(Cow<'a, str>, Cow<'a, str>)],
 }
 
-/// A token and the source it came from.
+/// A token, the source it came from, and the tenant the client named.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Extracted<'a> {
     pub token: Cow<'a, str>,
     pub source: &'a TokenSource,
+    pub tenant: Option<Cow<'a, str>>,
 }
+
+/// What one source holds: a token, and maybe a tenant.
+type Found<'a> = (Cow<'a, str>, Option<Cow<'a, str>>);
 
 pub fn extract<'a>(
     sources: &'a [TokenSource],
@@ -55,16 +65,20 @@ pub fn extract<'a>(
 ) -> Result<Extracted<'a>, ExtractError> {
     let mut found: Option<Extracted<'a>> = None;
     for source in sources {
-        let Some(token) = from_source(source, request)? else {
+        let Some((token, tenant)) = from_source(source, request)? else {
             continue;
         };
         if found.is_some() {
             return Err(ExtractError::Ambiguous);
         }
-        if !is_b64token(&token) {
+        if !is_b64token(&token) || tenant.as_ref().is_some_and(|t| t.is_empty()) {
             return Err(ExtractError::Malformed);
         }
-        found = Some(Extracted { token, source });
+        found = Some(Extracted {
+            token,
+            source,
+            tenant,
+        });
     }
     found.ok_or(ExtractError::Missing)
 }
@@ -72,16 +86,21 @@ pub fn extract<'a>(
 fn from_source<'a>(
     source: &TokenSource,
     request: &Credentials<'a>,
-) -> Result<Option<Cow<'a, str>>, ExtractError> {
+) -> Result<Option<Found<'a>>, ExtractError> {
+    let untenanted = |token: Option<Cow<'a, str>>| token.map(|token| (token, None));
     match source {
         TokenSource::AuthorizationBearer => Ok(authorization(request)?
             .and_then(|value| strip_scheme(value, "bearer"))
-            .map(Cow::Borrowed)),
+            .map(|value| match value.rsplit_once(':') {
+                Some((tenant, token)) => (Cow::Borrowed(token), Some(Cow::Borrowed(tenant))),
+                None => (Cow::Borrowed(value), None),
+            })),
         TokenSource::BasicPassword => {
             match authorization(request)?.and_then(|value| strip_scheme(value, "basic")) {
-                Some(credentials) => {
-                    basic_password(credentials).map(|password| Some(Cow::Owned(password)))
-                }
+                Some(credentials) => basic_credentials(credentials).map(|(user, password)| {
+                    let tenant = (!user.is_empty()).then_some(Cow::Owned(user));
+                    Some((Cow::Owned(password), tenant))
+                }),
                 None => Ok(None),
             }
         }
@@ -90,26 +109,26 @@ fn from_source<'a>(
                 return Ok(None);
             };
             match prefix {
-                None => Ok(Some(Cow::Borrowed(value.trim()))),
+                None => Ok(untenanted(Some(Cow::Borrowed(value.trim())))),
                 Some(prefix) => strip_prefix_ignore_case(value.trim(), prefix)
-                    .map(|token| Some(Cow::Borrowed(token.trim_start())))
+                    .map(|token| untenanted(Some(Cow::Borrowed(token.trim_start()))))
                     .ok_or(ExtractError::Malformed),
             }
         }
-        TokenSource::Query { name } => Ok(single(
+        TokenSource::Query { name } => Ok(untenanted(single(
             request
                 .query
                 .iter()
                 .filter(|(key, _)| key == name)
                 .map(|(_, value)| value.clone()),
-        )?),
-        TokenSource::Cookie { name } => Ok(single(
+        )?)),
+        TokenSource::Cookie { name } => Ok(untenanted(single(
             header_values(request, "cookie")
                 .flat_map(|header| header.split(';'))
                 .filter_map(|pair| pair.trim().split_once('='))
                 .filter(|(key, _)| key == name)
                 .map(|(_, value)| Cow::Borrowed(value.trim_matches('"'))),
-        )?),
+        )?)),
     }
 }
 
@@ -151,14 +170,15 @@ fn strip_prefix_ignore_case<'a>(value: &'a str, prefix: &str) -> Option<&'a str>
         .then(|| &value[prefix.len()..])
 }
 
-/// GEM and vmauth accept the token as the password of Basic auth.
-fn basic_password(credentials: &str) -> Result<String, ExtractError> {
+/// GEM and vmauth accept the token as the password of Basic auth; GEM
+/// reads the user name as the tenant.
+fn basic_credentials(credentials: &str) -> Result<(String, String), ExtractError> {
     let decoded = STANDARD
         .decode(credentials.trim())
         .map_err(|_| ExtractError::Malformed)?;
     let text = String::from_utf8(decoded).map_err(|_| ExtractError::Malformed)?;
-    let (_, password) = text.split_once(':').ok_or(ExtractError::Malformed)?;
-    Ok(password.to_string())
+    let (user, password) = text.split_once(':').ok_or(ExtractError::Malformed)?;
+    Ok((user.to_string(), password.to_string()))
 }
 
 /// RFC 6750 `b64token`: `1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`
@@ -270,6 +290,54 @@ mod tests {
             ),
             Err(ExtractError::Ambiguous)
         );
+    }
+
+    fn tenant_of(
+        sources: &[TokenSource],
+        authorization: &str,
+    ) -> Result<Option<String>, ExtractError> {
+        let headers = [("authorization", authorization)];
+        extract(
+            sources,
+            &Credentials {
+                headers: &headers,
+                query: &[],
+            },
+        )
+        .map(|found| found.tenant.map(Cow::into_owned))
+    }
+
+    #[test]
+    fn gem_credentials_name_a_tenant() {
+        let bearer = bearer_only();
+        assert_eq!(
+            run(&bearer, &[("authorization", "Bearer team-a:a.b.c")], &[]),
+            Ok("a.b.c".into())
+        );
+        assert_eq!(
+            tenant_of(&bearer, "Bearer team-a:a.b.c"),
+            Ok(Some("team-a".into()))
+        );
+        assert_eq!(
+            tenant_of(&bearer, "Bearer 7:3:a.b.c"),
+            Ok(Some("7:3".into()))
+        );
+        assert_eq!(tenant_of(&bearer, "Bearer a.b.c"), Ok(None));
+        assert_eq!(
+            tenant_of(&bearer, "Bearer :a.b.c"),
+            Err(ExtractError::Malformed)
+        );
+        assert_eq!(
+            tenant_of(&bearer, "Bearer team-a:"),
+            Err(ExtractError::Malformed)
+        );
+        let basic = [TokenSource::BasicPassword];
+        // "team-a:a.b.c", ":a.b.c"
+        assert_eq!(
+            tenant_of(&basic, "Basic dGVhbS1hOmEuYi5j"),
+            Ok(Some("team-a".into()))
+        );
+        assert_eq!(tenant_of(&basic, "Basic OmEuYi5j"), Ok(None));
     }
 
     #[test]

@@ -5,12 +5,12 @@
 use std::borrow::Cow;
 use std::rc::Rc;
 
-use crate::config::{Config, TokenSource};
-use crate::extract::{extract, Credentials};
+use crate::config::{Backend, Config, TokenSource};
+use crate::extract::{extract, Credentials, Extracted};
 use crate::keys::KeySet;
 use crate::reply::Refusal;
 use crate::rewrite::{self, body_check, BodyCheck, TENANT_HEADERS};
-use crate::tenancy::{enforce, VmAccess};
+use crate::tenancy::{self, enforce, Enforcement, VmTenant};
 use crate::verify::cache::{Claims, TokenCache, TokenKey};
 use crate::verify::signature::{Portable, SignatureBackend};
 use crate::verify::{self, token, TokenError};
@@ -81,13 +81,17 @@ impl KeyStore for StaticKeys<'_> {
     }
 }
 
-/// How to change the request before it goes upstream.
+/// How to change the request before it goes upstream, in this order:
+/// remove, set, add.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Forward {
     pub path: String,
     pub remove_headers: Vec<Cow<'static, str>>,
-    /// Headers replaced with a new value (the cookie header without the token).
-    pub set_headers: Vec<(&'static str, String)>,
+    /// Headers replaced with a new value (the cookie header without the
+    /// token, `X-Scope-OrgID`, identity headers).
+    pub set_headers: Vec<(Cow<'static, str>, String)>,
+    /// Headers added once per value (`X-Prom-Label-Policy`).
+    pub add_headers: Vec<(&'static str, String)>,
     pub body_check: BodyCheck,
 }
 
@@ -141,33 +145,95 @@ fn decide_inner(
         },
     };
 
-    let mut route = rewrite::route(head.method, head.target).map_err(Refusal::Request)?;
-    let access =
-        VmAccess::from_claim(claims.get(&config.tenancy.claim)).map_err(Refusal::Forbidden)?;
-    let enforcement = enforce(&access, &config.tenancy.backend, route.endpoint.operation)
-        .map_err(Refusal::Forbidden)?;
-    let body_check = body_check(&head.values("content-type")).map_err(Refusal::Request)?;
+    let backend = &config.tenancy.backend;
+    let mut route = rewrite::route(head.method, head.target, backend).map_err(Refusal::Request)?;
+    let grant = tenancy::grant(&config.tenancy, &claims).map_err(Refusal::Forbidden)?;
+    let enforcement = enforce(
+        &grant,
+        backend,
+        route.endpoint.operation,
+        requested_tenant(&extracted, backend),
+    )
+    .map_err(Refusal::Forbidden)?;
+    let body_check = match backend {
+        // Mimir reads no tenancy from bodies.
+        Backend::Mimir { .. } => BodyCheck::None,
+        Backend::VmSingle | Backend::VmCluster { .. } => {
+            body_check(&head.values("content-type")).map_err(Refusal::Request)?
+        }
+    };
 
-    let mut remove_headers: Vec<Cow<'static, str>> = TENANT_HEADERS.map(Cow::Borrowed).to_vec();
-    let mut set_headers = Vec::new();
+    let mut forward = Forward {
+        path: String::new(),
+        remove_headers: TENANT_HEADERS.map(Cow::Borrowed).to_vec(),
+        set_headers: Vec::new(),
+        add_headers: Vec::new(),
+        body_check,
+    };
     if !config.forward_authorization {
-        remove_headers.push("authorization".into());
+        forward.remove_headers.push("authorization".into());
         match extracted.source {
-            TokenSource::Header { name, .. } => remove_headers.push(Cow::Owned(name.clone())),
+            TokenSource::Header { name, .. } => {
+                forward.remove_headers.push(Cow::Owned(name.clone()))
+            }
             TokenSource::Query { name } => route.token_param = Some(name),
             TokenSource::Cookie { name } => match cookies_without(&head.values("cookie"), name) {
-                Some(rest) => set_headers.push(("cookie", rest)),
-                None => remove_headers.push("cookie".into()),
+                Some(rest) => forward.set_headers.push(("cookie".into(), rest)),
+                None => forward.remove_headers.push("cookie".into()),
             },
             TokenSource::AuthorizationBearer | TokenSource::BasicPassword => {}
         }
     }
-    Ok(Decision::Forward(Forward {
-        path: rewrite::rewritten_path(&route, &enforcement, &config.tenancy.backend),
-        remove_headers,
-        set_headers,
-        body_check,
-    }))
+    tenant_headers(&mut forward, &enforcement);
+    identity_headers(&mut forward, config, &claims);
+    forward.path = rewrite::rewritten_path(&route, &enforcement, backend);
+    Ok(Decision::Forward(forward))
+}
+
+/// The tenant the client named. A Basic auth user name names a tenant as
+/// in GEM, except where it cannot be one: single-node has no tenants, and on
+/// the cluster only `<account>[:<project>]` is a tenant, so there `vmagent`
+/// or `grafana` stay user names (clients always send one). A tenant in a
+/// bearer value is always a request, refused when not granted.
+fn requested_tenant<'e>(extracted: &'e Extracted<'_>, backend: &Backend) -> Option<&'e str> {
+    let tenant = extracted.tenant.as_deref()?;
+    let user_name_only = matches!(extracted.source, TokenSource::BasicPassword)
+        && match backend {
+            Backend::VmSingle => true,
+            Backend::VmCluster { .. } => VmTenant::parse(tenant).is_none(),
+            Backend::Mimir { .. } => false,
+        };
+    (!user_name_only).then_some(tenant)
+}
+
+/// `X-Scope-OrgID` and `X-Prom-Label-Policy` for the header backend (the
+/// client's copies are already on the remove list).
+fn tenant_headers(forward: &mut Forward, enforcement: &Enforcement) {
+    if let Some(org_id) = &enforcement.org_id {
+        forward
+            .set_headers
+            .push(("x-scope-orgid".into(), org_id.clone()));
+    }
+    for policy in &enforcement.label_policies {
+        forward
+            .add_headers
+            .push(("x-prom-label-policy", policy.clone()));
+    }
+}
+
+/// Configured claims as headers; every client copy is removed, also when
+/// the token lacks the claim or its value cannot be sent.
+fn identity_headers(forward: &mut Forward, config: &Config, claims: &Claims) {
+    for identity in &config.identity_headers {
+        forward
+            .remove_headers
+            .push(Cow::Owned(identity.header.clone()));
+        if let Some(value) = identity.value(claims) {
+            forward
+                .set_headers
+                .push((Cow::Owned(identity.header.clone()), value));
+        }
+    }
 }
 
 enum Verified {
@@ -247,10 +313,10 @@ fn cookies_without(headers: &[&str], name: &str) -> Option<String> {
     (!kept.is_empty()).then(|| kept.join("; "))
 }
 
-/// Decides about a complete form body held back by [`BodyCheck::Form`].
-pub fn check_body(config: &Config, body: &[u8]) -> Result<(), Refusal> {
+/// Decides about a complete body held back by `check`.
+pub fn check_body(config: &Config, check: &BodyCheck, body: &[u8]) -> Result<(), Refusal> {
     if body.len() > config.max_body_bytes {
         return Err(Refusal::Request(rewrite::RewriteError::BodyTooLarge));
     }
-    rewrite::check_form_body(body).map_err(Refusal::Request)
+    rewrite::check_body(check, body).map_err(Refusal::Request)
 }

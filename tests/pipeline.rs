@@ -3,7 +3,7 @@
 
 use std::sync::OnceLock;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use rsa::traits::PublicKeyParts;
 use serde_json::{json, Value};
@@ -12,9 +12,11 @@ use signature::{RandomizedSigner, SignatureEncoding, Signer};
 use tenantgate::config::Config;
 use tenantgate::extract::ExtractError;
 use tenantgate::keys::{parse_jwks, KeySet};
-use tenantgate::pipeline::{decide, Decision, KeyStore, RequestHead, StaticKeys};
+use tenantgate::pipeline::{
+    check_body, decide, Decision, Forward, KeyStore, RequestHead, StaticKeys,
+};
 use tenantgate::reply::Refusal;
-use tenantgate::rewrite::BodyCheck;
+use tenantgate::rewrite::{BodyCheck, RewriteError};
 use tenantgate::tenancy::TenancyError;
 use tenantgate::verify::cache::TokenCache;
 use tenantgate::verify::TokenError;
@@ -606,7 +608,7 @@ fn tokens_come_from_the_configured_sources_and_do_not_go_upstream() {
     };
     assert_eq!(
         by_cookie.set_headers,
-        [("cookie", "theme=dark; lang=en".to_string())]
+        [("cookie".into(), "theme=dark; lang=en".to_string())]
     );
 
     let bearer = format!("Bearer {token}");
@@ -671,4 +673,631 @@ fn verified_tokens_are_cached_until_expiry_or_a_key_change() {
     );
     // Refusals are never cached.
     assert!(cache.is_empty());
+}
+
+/// A configuration with this `tenancy` and top-level `extra` settings.
+fn tenancy_config(tenancy: Value, extra: Value) -> Config {
+    let mut json = json!({
+        "providers": [{"name": "idp", "issuer": ISSUER, "audiences": ["metrics"],
+                       "discovery": {"cluster": "idp"}}],
+        "tenancy": tenancy,
+    });
+    for (name, value) in extra.as_object().unwrap() {
+        json[name] = value.clone();
+    }
+    Config::from_json(json.to_string().as_bytes()).unwrap()
+}
+
+/// Decides about a request carrying `authorization` and `headers`.
+fn decide_request(
+    config: &Config,
+    method: &str,
+    target: &str,
+    authorization: &str,
+    headers: &[(&str, &str)],
+) -> Decision {
+    let keys = jwks();
+    let mut all = vec![("authorization", authorization)];
+    all.extend_from_slice(headers);
+    let head = RequestHead {
+        method,
+        target,
+        headers: all,
+        undecodable: Vec::new(),
+    };
+    decide(
+        config,
+        &head,
+        &mut StaticKeys(vec![Some(&keys)]),
+        &mut TokenCache::new(0),
+        NOW,
+    )
+}
+
+fn bearer_with(extra_claims: Value) -> String {
+    format!(
+        "Bearer {}",
+        mint("ES256", "p256", json!({}), claims(extra_claims))
+    )
+}
+
+fn forward(decision: Decision) -> Forward {
+    match decision {
+        Decision::Forward(forward) => forward,
+        other => panic!("expected the request to go on, got {other:?}"),
+    }
+}
+
+fn forbidden(decision: Decision) -> TenancyError {
+    match decision {
+        Decision::Refuse(Refusal::Forbidden(error)) => error,
+        other => panic!("expected 403, got {other:?}"),
+    }
+}
+
+/// The value the forwarded request will carry for `name`, if set.
+fn set_value(forward: &Forward, name: &str) -> Option<String> {
+    forward
+        .set_headers
+        .iter()
+        .find(|(header, _)| header == name)
+        .map(|(_, value)| value.clone())
+}
+
+fn removes(forward: &Forward, name: &str) -> bool {
+    forward.remove_headers.iter().any(|header| header == name)
+}
+
+#[test]
+fn vmauth_claims_scope_single_node_and_cluster() {
+    let grant = json!({"vm_access": {
+        "metrics_account_id": 12, "metrics_project_id": 4,
+        "metrics_extra_labels": ["team=ops"],
+        "metrics_extra_filters": ["{env=\"prod\"}"],
+    }});
+    let single = tenancy_config(
+        json!({"backend": "vm_single", "mapping": "vmauth"}),
+        json!({}),
+    );
+    let read = forward(decide_request(
+        &single,
+        "GET",
+        "/api/v1/query?query=up",
+        &bearer_with(grant.clone()),
+        &[],
+    ));
+    assert_eq!(
+        read.path,
+        "/api/v1/query?query=up&extra_label=team%3Dops&extra_filters=%7Benv%3D%22prod%22%7D"
+    );
+    let cluster = tenancy_config(
+        json!({"backend": "vm_cluster", "mapping": "vmauth"}),
+        json!({}),
+    );
+    let write = forward(decide_request(
+        &cluster,
+        "POST",
+        "/api/v1/write",
+        &bearer_with(grant),
+        &[],
+    ));
+    assert_eq!(
+        write.path,
+        "/insert/12:4/prometheus/api/v1/write?extra_label=team%3Dops"
+    );
+    // vmgateway's fields mean nothing to the vmauth mapping.
+    let gateway_only = bearer_with(json!({"vm_access": {"tenant_id": {"account_id": 1}}}));
+    assert_eq!(
+        forbidden(decide_request(
+            &cluster,
+            "GET",
+            "/api/v1/query",
+            &gateway_only,
+            &[]
+        )),
+        TenancyError::NoClusterTenant
+    );
+}
+
+#[test]
+fn claim_paths_and_the_default_grant() {
+    let nested = tenancy_config(
+        json!({"backend": "vm_single", "claim": "\"https://corp.example/claims\".metrics[1]"}),
+        json!({}),
+    );
+    let token = bearer_with(json!({"vm_access": null, "https://corp.example/claims": {
+        "metrics": [{"extra_labels": {"team": "x"}}, {"extra_labels": {"team": "y"}}]}}));
+    assert_eq!(
+        forward(decide_request(
+            &nested,
+            "GET",
+            "/api/v1/labels",
+            &token,
+            &[]
+        ))
+        .path,
+        "/api/v1/labels?extra_label=team%3Dy"
+    );
+    let no_claim = bearer_with(json!({"vm_access": null}));
+    assert_eq!(
+        forbidden(decide_request(
+            &nested,
+            "GET",
+            "/api/v1/labels",
+            &no_claim,
+            &[]
+        )),
+        TenancyError::NoAccessClaim
+    );
+    let with_default = tenancy_config(
+        json!({"backend": "vm_single", "default": {"extra_labels": {"team": "guest"}, "mode": 1}}),
+        json!({}),
+    );
+    assert_eq!(
+        forward(decide_request(
+            &with_default,
+            "GET",
+            "/api/v1/labels",
+            &no_claim,
+            &[]
+        ))
+        .path,
+        "/api/v1/labels?extra_label=team%3Dguest"
+    );
+    assert_eq!(
+        forbidden(decide_request(
+            &with_default,
+            "POST",
+            "/api/v1/write",
+            &no_claim,
+            &[]
+        )),
+        TenancyError::WriteNotAllowed
+    );
+    // A token with the claim gets its own grant, not the default.
+    assert_eq!(
+        forward(decide_request(
+            &with_default,
+            "GET",
+            "/api/v1/labels",
+            &bearer_with(json!({})),
+            &[]
+        ))
+        .path,
+        "/api/v1/labels?extra_label=tenant%3Dteam-a"
+    );
+}
+
+fn mimir(federation: bool) -> Config {
+    tenancy_config(
+        json!({
+            "backend": "mimir", "mapping": "access_policies", "claim": "groups",
+            "pattern": "metrics-(.+)", "federation": federation,
+            "policies": {
+                "a-rw": {"tenants": ["team-a"], "scopes": ["read", "write"]},
+                "b-prod": {"tenants": ["team-b"], "scopes": ["read"], "selectors": ["{env=\"prod\"}", "{job=\"x,y\"}"]},
+                "ab-write": {"tenants": ["team-a", "team-b"], "scopes": ["write"]},
+            },
+        }),
+        json!({}),
+    )
+}
+
+const CLIENT_TENANCY: [(&str, &str); 3] = [
+    ("x-scope-orgid", "team-c"),
+    ("x-prom-label-policy", "team-b:%7B%7D"),
+    ("accountid", "1"),
+];
+
+#[test]
+fn mimir_gets_the_org_id_and_label_policies_instead_of_the_clients() {
+    let config = mimir(false);
+    let only_a = bearer_with(json!({"groups": ["metrics-a-rw", "other"]}));
+    let read = forward(decide_request(
+        &config,
+        "GET",
+        "/api/v1/query?query=up",
+        &only_a,
+        &CLIENT_TENANCY,
+    ));
+    assert_eq!(read.path, "/prometheus/api/v1/query?query=up");
+    assert_eq!(set_value(&read, "x-scope-orgid").as_deref(), Some("team-a"));
+    assert!(read.add_headers.is_empty(), "team-a is granted whole");
+    for (name, _) in CLIENT_TENANCY {
+        assert!(removes(&read, name), "{name}");
+    }
+    assert_eq!(read.body_check, BodyCheck::None);
+
+    let only_b = bearer_with(json!({"groups": ["metrics-b-prod"]}));
+    let read = forward(decide_request(
+        &config,
+        "POST",
+        "/prometheus/api/v1/series",
+        &only_b,
+        &[],
+    ));
+    assert_eq!(set_value(&read, "x-scope-orgid").as_deref(), Some("team-b"));
+    assert_eq!(
+        read.add_headers,
+        [
+            (
+                "x-prom-label-policy",
+                "team-b:%7Benv%3D%22prod%22%7D".to_string()
+            ),
+            (
+                "x-prom-label-policy",
+                "team-b:%7Bjob%3D%22x%2Cy%22%7D".to_string()
+            ),
+        ]
+    );
+    assert_eq!(
+        forbidden(decide_request(
+            &config,
+            "POST",
+            "/api/v1/push",
+            &only_b,
+            &[]
+        )),
+        TenancyError::WriteNotAllowed
+    );
+    let push = forward(decide_request(
+        &config,
+        "POST",
+        "/api/v1/push",
+        &only_a,
+        &[],
+    ));
+    assert_eq!(push.path, "/api/v1/push");
+    assert_eq!(set_value(&push, "x-scope-orgid").as_deref(), Some("team-a"));
+    assert!(push.add_headers.is_empty());
+    for refused in [
+        "/api/v1/write",
+        "/prometheus/api/v1/rules",
+        "/distributor/all_user_stats",
+    ] {
+        assert_eq!(
+            decide_request(&config, "POST", refused, &only_a, &[]),
+            Decision::Refuse(Refusal::Request(RewriteError::EndpointNotAllowed)),
+            "{refused}"
+        );
+    }
+}
+
+#[test]
+fn several_tenants_federate_only_when_configured_and_a_named_one_selects() {
+    let both = bearer_with(json!({"groups": ["metrics-a-rw", "metrics-b-prod"]}));
+    let plain = mimir(false);
+    assert_eq!(
+        forbidden(decide_request(&plain, "GET", "/api/v1/query", &both, &[])),
+        TenancyError::SeveralTenants
+    );
+    let federated = forward(decide_request(
+        &mimir(true),
+        "GET",
+        "/api/v1/query",
+        &both,
+        &[],
+    ));
+    assert_eq!(
+        set_value(&federated, "x-scope-orgid").as_deref(),
+        Some("team-a|team-b")
+    );
+    assert_eq!(federated.add_headers.len(), 2, "team-b's policies only");
+
+    // GEM's `Bearer <tenant>:<token>` names one of the granted tenants.
+    let token = mint(
+        "ES256",
+        "p256",
+        json!({}),
+        claims(json!({"groups": ["metrics-a-rw", "metrics-b-prod"]})),
+    );
+    let named = format!("Bearer team-b:{token}");
+    let read = forward(decide_request(&plain, "GET", "/api/v1/query", &named, &[]));
+    assert_eq!(set_value(&read, "x-scope-orgid").as_deref(), Some("team-b"));
+    assert!(removes(&read, "authorization"));
+    let not_granted = format!("Bearer team-c:{token}");
+    assert_eq!(
+        forbidden(decide_request(
+            &plain,
+            "GET",
+            "/api/v1/query",
+            &not_granted,
+            &[]
+        )),
+        TenancyError::TenantNotGranted
+    );
+    let federated_name = format!("Bearer team-a|team-b:{token}");
+    assert_eq!(
+        forbidden(decide_request(
+            &plain,
+            "GET",
+            "/api/v1/query",
+            &federated_name,
+            &[]
+        )),
+        TenancyError::SeveralTenants
+    );
+    assert_eq!(
+        set_value(
+            &forward(decide_request(
+                &mimir(true),
+                "GET",
+                "/api/v1/query",
+                &federated_name,
+                &[]
+            )),
+            "x-scope-orgid"
+        )
+        .as_deref(),
+        Some("team-a|team-b")
+    );
+    // Writes never federate; the ab-write policy names two tenants, so it
+    // grants no write at all, and team-a's own policy decides.
+    let writer = bearer_with(json!({"groups": ["metrics-ab-write"]}));
+    assert_eq!(
+        forbidden(decide_request(
+            &mimir(true),
+            "POST",
+            "/api/v1/push",
+            &writer,
+            &[]
+        )),
+        TenancyError::WriteNotAllowed
+    );
+}
+
+#[test]
+fn basic_auth_user_names_the_tenant_where_there_are_tenants() {
+    let sources = json!({"token_sources": [{"basic_password": {}}]});
+    let token = mint(
+        "ES256",
+        "p256",
+        json!({}),
+        claims(json!({"groups": ["metrics-a-rw", "metrics-b-prod"]})),
+    );
+    let basic = |user: &str| format!("Basic {}", STANDARD.encode(format!("{user}:{token}")));
+    let mut tenancy = json!({
+        "backend": "mimir", "mapping": "access_policies", "claim": "groups", "pattern": "metrics-(.+)",
+        "policies": {"a-rw": {"tenants": ["team-a"], "scopes": ["read", "write"]},
+                     "b-prod": {"tenants": ["team-b"], "scopes": ["read"]}},
+    });
+    let gem = tenancy_config(tenancy.clone(), sources.clone());
+    let write = forward(decide_request(
+        &gem,
+        "POST",
+        "/api/v1/push",
+        &basic("team-a"),
+        &[],
+    ));
+    assert_eq!(
+        set_value(&write, "x-scope-orgid").as_deref(),
+        Some("team-a")
+    );
+    assert_eq!(
+        forbidden(decide_request(
+            &gem,
+            "POST",
+            "/api/v1/push",
+            &basic("team-b"),
+            &[]
+        )),
+        TenancyError::TenantNotGranted
+    );
+    assert_eq!(
+        forbidden(decide_request(
+            &gem,
+            "GET",
+            "/api/v1/query",
+            &basic("../x"),
+            &[]
+        )),
+        TenancyError::InvalidTenant
+    );
+    // Single-node has no tenants: the user name is only a user name there,
+    // while a tenant in a bearer value cannot be granted.
+    tenancy = json!({"backend": "vm_single"});
+    let single = tenancy_config(tenancy, sources);
+    let plain_token = mint("ES256", "p256", json!({}), claims(json!({})));
+    let vmagent = format!(
+        "Basic {}",
+        STANDARD.encode(format!("vmagent:{plain_token}"))
+    );
+    assert!(matches!(
+        decide_request(&single, "GET", "/api/v1/query", &vmagent, &[]),
+        Decision::Forward(_)
+    ));
+    // On the cluster only `<account>[:<project>]` names a tenant.
+    let cluster = tenancy_config(
+        json!({"backend": "vm_cluster"}),
+        json!({"token_sources": [{"basic_password": {}}]}),
+    );
+    let cluster_token = mint(
+        "ES256",
+        "p256",
+        json!({}),
+        claims(json!({"vm_access": {"tenant_id": {"account_id": 7}}})),
+    );
+    let user = |name: &str| {
+        format!(
+            "Basic {}",
+            STANDARD.encode(format!("{name}:{cluster_token}"))
+        )
+    };
+    assert_eq!(
+        forward(decide_request(
+            &cluster,
+            "GET",
+            "/api/v1/query",
+            &user("vmagent"),
+            &[]
+        ))
+        .path,
+        "/select/7:0/prometheus/api/v1/query"
+    );
+    assert!(matches!(
+        decide_request(&cluster, "GET", "/api/v1/query", &user("7"), &[]),
+        Decision::Forward(_)
+    ));
+    assert_eq!(
+        forbidden(decide_request(
+            &cluster,
+            "GET",
+            "/api/v1/query",
+            &user("8"),
+            &[]
+        )),
+        TenancyError::TenantNotGranted
+    );
+    let bearer_single = config("vm_single");
+    let named = format!("Bearer 7:{plain_token}");
+    assert_eq!(
+        forbidden(decide_request(
+            &bearer_single,
+            "GET",
+            "/api/v1/query",
+            &named,
+            &[]
+        )),
+        TenancyError::TenantNotGranted
+    );
+}
+
+#[test]
+fn cluster_tenants_can_be_named_too() {
+    let config = tenancy_config(
+        json!({"backend": "vm_cluster", "mapping": "access_policies", "claim": "roles",
+               "pattern": "vm:(.+)",
+               "policies": {"7": {"tenants": ["7:0"], "scopes": ["read", "write"]},
+                            "8": {"tenants": ["8:1"], "scopes": ["read"], "selectors": ["{team=\"a\"}"]}}}),
+        json!({}),
+    );
+    let token = mint(
+        "ES256",
+        "p256",
+        json!({}),
+        claims(json!({"roles": "vm:7 vm:8"})),
+    );
+    let both = format!("Bearer {token}");
+    assert_eq!(
+        forbidden(decide_request(&config, "GET", "/api/v1/query", &both, &[])),
+        TenancyError::SeveralTenants
+    );
+    let eight = format!("Bearer 8:1:{token}");
+    assert_eq!(
+        forward(decide_request(&config, "GET", "/api/v1/query", &eight, &[])).path,
+        "/select/8:1/prometheus/api/v1/query?extra_filters=%7Bteam%3D%22a%22%7D"
+    );
+    let seven = format!("Bearer 7:{token}");
+    assert_eq!(
+        forward(decide_request(
+            &config,
+            "POST",
+            "/api/v1/write",
+            &seven,
+            &[]
+        ))
+        .path,
+        "/insert/7:0/prometheus/api/v1/write"
+    );
+    // Only one policy writes: the write needs no tenant named.
+    assert_eq!(
+        forward(decide_request(&config, "POST", "/api/v1/write", &both, &[])).path,
+        "/insert/7:0/prometheus/api/v1/write"
+    );
+}
+
+#[test]
+fn identity_headers_carry_claims_and_client_copies_never_pass() {
+    let config = tenancy_config(
+        json!({"backend": "vm_single"}),
+        json!({"identity_headers": [
+            {"claim": "email", "header": "X-WEBAUTH-EMAIL"},
+            {"claim": "groups", "header": "X-Groups"},
+            {"claim": "profile.name", "header": "X-Name"},
+        ]}),
+    );
+    let spoofed = [
+        ("x-webauth-email", "admin@example.com"),
+        ("x-groups", "admins"),
+        ("x-name", "root"),
+    ];
+    let token = bearer_with(
+        json!({"email": "alice@example.com", "groups": ["ops", "dev"],
+                                   "profile": {"name": "Alice\r\nX-Scope-OrgID: team-b"}}),
+    );
+    let sent = forward(decide_request(
+        &config,
+        "GET",
+        "/api/v1/query",
+        &token,
+        &spoofed,
+    ));
+    assert_eq!(
+        set_value(&sent, "x-webauth-email").as_deref(),
+        Some("alice@example.com")
+    );
+    assert_eq!(set_value(&sent, "x-groups").as_deref(), Some("ops,dev"));
+    assert_eq!(
+        set_value(&sent, "x-name"),
+        None,
+        "a value with CR LF is not sent"
+    );
+    for (name, _) in spoofed {
+        assert!(removes(&sent, name), "{name}");
+    }
+    let without = forward(decide_request(
+        &config,
+        "GET",
+        "/api/v1/query",
+        &bearer_with(json!({})),
+        &spoofed,
+    ));
+    assert_eq!(set_value(&without, "x-webauth-email"), None);
+    assert!(removes(&without, "x-webauth-email"));
+}
+
+#[test]
+fn multipart_bodies_are_checked_not_refused() {
+    let config = config("vm_single");
+    let token = bearer_with(json!({}));
+    let content_type = [("content-type", "multipart/form-data; boundary=b0und")];
+    let sent = forward(decide_request(
+        &config,
+        "POST",
+        "/api/v1/query",
+        &token,
+        &content_type,
+    ));
+    assert_eq!(
+        sent.body_check,
+        BodyCheck::Multipart {
+            boundary: "b0und".into()
+        }
+    );
+    let part = |name: &str| {
+        format!(
+            "--b0und\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\nx\r\n--b0und--\r\n"
+        )
+    };
+    assert_eq!(
+        check_body(&config, &sent.body_check, part("query").as_bytes()),
+        Ok(())
+    );
+    assert_eq!(
+        check_body(
+            &config,
+            &sent.body_check,
+            part("extra_filters[]").as_bytes()
+        ),
+        Err(Refusal::Request(RewriteError::EnforcementInBody))
+    );
+    assert_eq!(
+        check_body(&config, &sent.body_check, b"--b0und\nbroken"),
+        Err(Refusal::Request(RewriteError::InvalidMultipartBody))
+    );
+    let mixed = [("content-type", "multipart/mixed; boundary=b0und")];
+    assert_eq!(
+        decide_request(&config, "POST", "/api/v1/query", &token, &mixed),
+        Decision::Refuse(Refusal::Request(RewriteError::MultipartBody))
+    );
 }

@@ -41,6 +41,7 @@ fn enforcement() -> Enforcement {
         cluster_tenant: None,
         extra_labels: vec!["tenant=team-a".into()],
         extra_filters: vec!["{env=\"prod\"}".into()],
+        ..Enforcement::default()
     }
 }
 
@@ -49,7 +50,7 @@ proptest! {
     fn only_the_gateway_sets_enforcement(query in query()) {
         let target = format!("/api/v1/query?{query}");
         // Targets the filter refuses outright need no rewriting.
-        if let Ok(route) = route("GET", &target) {
+        if let Ok(route) = route("GET", &target, &Backend::VmSingle) {
             let path = rewritten_path(&route, &enforcement(), &Backend::VmSingle);
             let (_, rewritten) = path.split_once('?').expect("enforcement is always set");
             let mut labels = Vec::new();
@@ -63,6 +64,421 @@ proptest! {
             }
             prop_assert_eq!(labels, vec!["tenant=team-a".to_string()]);
             prop_assert_eq!(filters, vec!["{env=\"prod\"}".to_string()]);
+        }
+    }
+}
+
+/// The whole request, through `pipeline::decide` with a valid token: no
+/// request leaves the filter without exactly the tenant's enforcement, nor
+/// with any client tenancy or identity header, nor with a body the backend
+/// would read enforcement arguments from.
+mod whole_request {
+    use std::sync::OnceLock;
+
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    use p256::ecdsa::{signature::Signer, Signature, SigningKey};
+    use proptest::prelude::*;
+    use serde_json::{json, Value};
+
+    use tenantgate::config::Config;
+    use tenantgate::keys::{parse_jwks, KeySet};
+    use tenantgate::pipeline::{check_body, decide, Decision, Forward, RequestHead, StaticKeys};
+    use tenantgate::rewrite::{BodyCheck, TENANT_HEADERS};
+    use tenantgate::verify::cache::TokenCache;
+
+    const ISSUER: &str = "https://idp.example";
+    const NOW: u64 = 1_800_000_000;
+    const IDENTITY_HEADER: &str = "x-webauth-user";
+    const TEAM_B_POLICY: &str = "team-b:%7Benv%3D%22prod%22%7D";
+
+    fn b64(bytes: &[u8]) -> String {
+        URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    struct Fixture {
+        keys: KeySet,
+        token: String,
+        configs: Vec<(&'static str, Config)>,
+    }
+
+    fn fixture() -> &'static Fixture {
+        static FIXTURE: OnceLock<Fixture> = OnceLock::new();
+        FIXTURE.get_or_init(|| {
+            let key = SigningKey::random(&mut rand::thread_rng());
+            let point = key.verifying_key().to_encoded_point(false);
+            let jwks = json!({"keys": [{"kty": "EC", "crv": "P-256", "kid": "k",
+                "x": b64(point.x().unwrap()), "y": b64(point.y().unwrap())}]});
+            let claims = json!({
+                "iss": ISSUER, "exp": NOW + 600, "sub": "alice",
+                "vm_access": {"tenant_id": {"account_id": 7, "project_id": 3},
+                              "extra_labels": {"tenant": "team-a"},
+                              "extra_filters": ["{env=\"prod\"}"]},
+                "groups": ["metrics-a", "metrics-b"],
+            });
+            let input = format!(
+                "{}.{}",
+                b64(json!({"alg": "ES256", "kid": "k"}).to_string().as_bytes()),
+                b64(claims.to_string().as_bytes())
+            );
+            let signature: Signature = key.sign(input.as_bytes());
+            let token = format!("{input}.{}", b64(&signature.to_vec()));
+            let config = |tenancy: Value| {
+                let document = json!({
+                    "providers": [{"name": "idp", "issuer": ISSUER, "discovery": {"cluster": "idp"}}],
+                    "tenancy": tenancy,
+                    "identity_headers": [{"claim": "sub", "header": IDENTITY_HEADER}],
+                    "token_sources": [{"authorization_bearer": {}}, {"basic_password": {}}],
+                });
+                Config::from_json(document.to_string().as_bytes()).unwrap()
+            };
+            let policies = json!({
+                "a": {"tenants": ["team-a"], "scopes": ["read", "write"]},
+                "b": {"tenants": ["team-b"], "scopes": ["read"], "selectors": ["{env=\"prod\"}"]},
+            });
+            Fixture {
+                keys: parse_jwks(jwks.to_string().as_bytes()).unwrap().set,
+                token,
+                configs: vec![
+                    ("vm_single", config(json!({"backend": "vm_single"}))),
+                    ("vm_cluster", config(json!({"backend": "vm_cluster"}))),
+                    ("mimir", config(json!({"backend": "mimir", "mapping": "access_policies",
+                        "claim": "groups", "pattern": "metrics-(.+)", "federation": true,
+                        "policies": policies}))),
+                ],
+            }
+        })
+    }
+
+    fn path() -> impl Strategy<Value = String> {
+        prop::sample::select(vec![
+            "/api/v1/query",
+            "/prometheus/api/v1/query",
+            "/api/v1/query_range",
+            "/api/v1/series",
+            "/api/v1/labels",
+            "/api/v1/label/job/values",
+            "/api/v1/export",
+            "/federate",
+            "/api/v1/write",
+            "/api/v1/import/prometheus",
+            "/api/v1/push",
+            "/otlp/v1/metrics",
+            "/prometheus/api/v1/push",
+            "/select/1:0/prometheus/api/v1/query",
+            "/insert/0:0/prometheus/api/v1/write",
+            "/api/v1/admin/tsdb/delete_series",
+            "/api/v1/metadata",
+            "//api/v1/query",
+            "/api/v1/./query",
+            "/api/v1/%71uery",
+            "/api/v1/query/",
+            "/prometheus//api/v1/query",
+            "/vmalert/api/v1/rules",
+        ])
+        .prop_map(String::from)
+    }
+
+    /// Query and form keys, enforcement ones in raw and encoded spellings.
+    fn key() -> impl Strategy<Value = String> {
+        prop::sample::select(vec![
+            "extra_label",
+            "extra_filters",
+            "extra_filters[]",
+            "extra%5Flabel",
+            "extra_filters%5B%5D",
+            "%65xtra_label",
+            "query",
+            "match[]",
+            "Extra_label",
+            "x",
+        ])
+        .prop_map(String::from)
+    }
+
+    fn pairs() -> impl Strategy<Value = String> {
+        prop::collection::vec((key(), "[a-z0-9={}\"%+]{0,8}"), 0..4).prop_map(|pairs| {
+            let pairs: Vec<String> = pairs.into_iter().map(|(k, v)| format!("{k}={v}")).collect();
+            pairs.join("&")
+        })
+    }
+
+    /// A body and its Content-Type; whether the backend would read an
+    /// enforcement argument from it.
+    #[derive(Debug, Clone)]
+    struct Body {
+        content_type: Option<String>,
+        bytes: Vec<u8>,
+        carries_enforcement: bool,
+    }
+
+    fn is_enforcement(decoded: &str) -> bool {
+        matches!(decoded, "extra_label" | "extra_filters" | "extra_filters[]")
+    }
+
+    fn body() -> impl Strategy<Value = Body> {
+        let names = prop::collection::vec(
+            prop::sample::select(vec![
+                "query",
+                "extra_label",
+                "extra_filters",
+                "extra_filters[]",
+                "EXTRA_LABEL",
+                "extra_label ",
+                "time",
+            ]),
+            0..4,
+        );
+        prop_oneof![
+            Just(Body { content_type: None, bytes: Vec::new(), carries_enforcement: false }),
+            pairs().prop_map(|form| Body {
+                carries_enforcement: form_urlencoded::parse(form.as_bytes())
+                    .any(|(k, _)| is_enforcement(&k)),
+                content_type: Some("application/x-www-form-urlencoded".into()),
+                bytes: form.into_bytes(),
+            }),
+            (names, prop::bool::ANY).prop_map(|(names, lf_only)| {
+                let newline = if lf_only { "\n" } else { "\r\n" };
+                let mut bytes = String::new();
+                for name in &names {
+                    bytes.push_str(&format!("--zz{newline}Content-Disposition: form-data; name=\"{name}\"{newline}{newline}v{newline}"));
+                }
+                bytes.push_str("--zz--");
+                Body {
+                    carries_enforcement: names.iter().any(|n| is_enforcement(n)),
+                    content_type: Some("Multipart/Form-Data; boundary=zz".into()),
+                    bytes: bytes.into_bytes(),
+                }
+            }),
+            prop::sample::select(vec!["multipart/mixed; boundary=zz", "application/json",
+                                      "application/x-protobuf", "text/plain"])
+                .prop_map(|content_type| Body {
+                    content_type: Some(content_type.into()),
+                    bytes: b"extra_label=tenant=team-b".to_vec(),
+                    carries_enforcement: false,
+                }),
+        ]
+    }
+
+    #[derive(Debug, Clone)]
+    struct Request {
+        method: &'static str,
+        target: String,
+        tenant: Option<&'static str>,
+        /// Basic auth (the tenant as the user name) instead of a bearer value.
+        basic: bool,
+        client_headers: Vec<(&'static str, String)>,
+        body: Body,
+    }
+
+    fn request() -> impl Strategy<Value = Request> {
+        let header_names = prop::sample::select(vec![
+            "x-scope-orgid",
+            "x-prom-label-policy",
+            "accountid",
+            "projectid",
+            "thanos-tenant",
+            IDENTITY_HEADER,
+        ]);
+        (
+            prop::sample::select(vec!["GET", "POST", "PUT", "HEAD", "DELETE", "PATCH"]),
+            path(),
+            pairs(),
+            prop::option::of(prop::sample::select(vec![
+                "team-a",
+                "team-b",
+                "team-a|team-b",
+                "7:3",
+                "7",
+                "x y",
+            ])),
+            prop::collection::vec((header_names, "[a-z0-9|:%{}]{1,8}"), 0..4),
+            body(),
+            prop::bool::ANY,
+        )
+            .prop_map(
+                |(method, path, query, tenant, client_headers, body, basic)| Request {
+                    method,
+                    target: if query.is_empty() {
+                        path
+                    } else {
+                        format!("{path}?{query}")
+                    },
+                    tenant,
+                    basic,
+                    client_headers,
+                    body,
+                },
+            )
+    }
+
+    fn decide_on(config: &Config, request: &Request) -> Decision {
+        let fixture = fixture();
+        let authorization = match (request.tenant, request.basic) {
+            (tenant, true) => {
+                let credentials = format!("{}:{}", tenant.unwrap_or(""), fixture.token);
+                format!(
+                    "Basic {}",
+                    base64::engine::general_purpose::STANDARD.encode(credentials)
+                )
+            }
+            (Some(tenant), false) => format!("Bearer {tenant}:{}", fixture.token),
+            (None, false) => format!("Bearer {}", fixture.token),
+        };
+        let mut headers: Vec<(&str, &str)> = vec![("authorization", &authorization)];
+        headers.extend(request.client_headers.iter().map(|(n, v)| (*n, v.as_str())));
+        if let Some(content_type) = &request.body.content_type {
+            headers.push(("content-type", content_type));
+        }
+        let head = RequestHead {
+            method: request.method,
+            target: &request.target,
+            headers,
+            undecodable: Vec::new(),
+        };
+        decide(
+            config,
+            &head,
+            &mut StaticKeys(vec![Some(&fixture.keys)]),
+            &mut TokenCache::new(0),
+            NOW,
+        )
+    }
+
+    /// The enforcement arguments of the forwarded query, as the backend
+    /// decodes them.
+    fn enforcement_arguments(path: &str) -> Vec<(String, String)> {
+        let query = path.split_once('?').map_or("", |(_, query)| query);
+        form_urlencoded::parse(query.as_bytes())
+            .filter(|(key, _)| is_enforcement(key))
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
+    }
+
+    fn set<'f>(forward: &'f Forward, name: &str) -> Vec<&'f str> {
+        forward
+            .set_headers
+            .iter()
+            .filter(|(header, _)| header == name)
+            .map(|(_, value)| value.as_str())
+            .collect()
+    }
+
+    fn check_forwarded(
+        backend: &str,
+        config: &Config,
+        request: &Request,
+        forward: &Forward,
+    ) -> Result<(), TestCaseError> {
+        for name in TENANT_HEADERS
+            .iter()
+            .chain([&IDENTITY_HEADER, &"authorization"])
+        {
+            prop_assert!(
+                forward.remove_headers.iter().any(|h| h == name),
+                "{} kept",
+                name
+            );
+        }
+        prop_assert_eq!(set(forward, IDENTITY_HEADER), vec!["alice"]);
+        let is_read = forward.path.contains("/api/v1/query")
+            || forward.path.contains("/api/v1/series")
+            || forward.path.contains("/api/v1/label")
+            || forward.path.contains("/api/v1/export")
+            || forward.path.starts_with("/federate")
+            || forward.path.contains("/federate");
+        let arguments = enforcement_arguments(&forward.path);
+        let mut vm_expected = vec![("extra_label".to_string(), "tenant=team-a".to_string())];
+        if is_read {
+            vm_expected.push(("extra_filters".into(), "{env=\"prod\"}".into()));
+        }
+        match backend {
+            "vm_single" => prop_assert_eq!(arguments, vm_expected),
+            "vm_cluster" => {
+                let tenant_path = if is_read {
+                    "/select/7:3/prometheus/"
+                } else {
+                    "/insert/7:3/prometheus/"
+                };
+                prop_assert!(forward.path.starts_with(tenant_path), "{}", forward.path);
+                prop_assert_eq!(arguments, vm_expected);
+            }
+            _ => {
+                prop_assert!(arguments.is_empty());
+                let org = set(forward, "x-scope-orgid");
+                prop_assert_eq!(org.len(), 1);
+                let policies: Vec<&str> = forward
+                    .add_headers
+                    .iter()
+                    .map(|(_, v)| v.as_str())
+                    .collect();
+                match org[0] {
+                    "team-a" => prop_assert!(policies.is_empty()),
+                    "team-b" | "team-a|team-b" => prop_assert_eq!(policies, vec![TEAM_B_POLICY]),
+                    other => prop_assert!(false, "org id {}", other),
+                }
+                if org[0] != "team-a" {
+                    prop_assert!(
+                        forward.path.starts_with("/prometheus/api/v1/"),
+                        "team-b only reads"
+                    );
+                }
+                prop_assert_eq!(&forward.body_check, &BodyCheck::None);
+            }
+        }
+        // VictoriaMetrics reads form bodies: each one is checked, and passes
+        // only without enforcement arguments.
+        if backend != "mimir" {
+            let form_like = request.body.content_type.as_deref().is_some_and(|t| {
+                let t = t.to_ascii_lowercase();
+                t.starts_with("application/x-www-form-urlencoded") || t.starts_with("multipart/")
+            });
+            prop_assert_eq!(form_like, forward.body_check != BodyCheck::None);
+            let verdict = check_body(config, &forward.body_check, &request.body.bytes);
+            if request.body.carries_enforcement {
+                prop_assert!(verdict.is_err(), "enforcement in the body passed");
+            }
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(3000))]
+        #[test]
+        fn nothing_leaves_without_exactly_the_tenants_enforcement(request in request()) {
+            for (backend, config) in &fixture().configs {
+                if let Decision::Forward(forward) = decide_on(config, &request) {
+                    check_forwarded(backend, config, &request, &forward)?;
+                }
+            }
+        }
+    }
+
+    /// The generator reaches forwarded requests on every backend, so the
+    /// property above is not vacuous.
+    #[test]
+    fn ordinary_requests_are_forwarded_on_every_backend() {
+        let read = Request {
+            method: "GET",
+            target: "/prometheus/api/v1/query?query=up".into(),
+            tenant: None,
+            basic: false,
+            client_headers: Vec::new(),
+            body: Body {
+                content_type: None,
+                bytes: Vec::new(),
+                carries_enforcement: false,
+            },
+        };
+        for (backend, config) in &fixture().configs {
+            let request = Request {
+                tenant: (*backend == "mimir").then_some("team-b"),
+                ..read.clone()
+            };
+            assert!(
+                matches!(decide_on(config, &request), Decision::Forward(_)),
+                "{backend}"
+            );
         }
     }
 }

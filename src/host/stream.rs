@@ -40,6 +40,8 @@ pub struct StreamState {
     undecodable: Vec<String>,
     body_complete: bool,
     body_size: usize,
+    /// How the held body is checked once complete.
+    body_check: BodyCheck,
 }
 
 pub type StreamRef = Rc<RefCell<StreamState>>;
@@ -61,6 +63,7 @@ impl StreamState {
             undecodable: Vec::new(),
             body_complete: false,
             body_size: 0,
+            body_check: BodyCheck::None,
         }
     }
 
@@ -145,17 +148,18 @@ pub fn decide_and_act(shared: &mut Shared, context_id: u32, stream: &StreamRef) 
             if apply_rewrite(&forward).is_err() {
                 return refuse(&mut state, &config.realm, Refusal::RewriteFailed);
             }
-            match forward.body_check {
-                BodyCheck::Form if state.body_complete => check_whole_body(&mut state, &config),
+            state.body_check = forward.body_check;
+            match state.body_check {
+                BodyCheck::None => {
+                    state.phase = Phase::Forwarded;
+                    Step::Continue
+                }
+                _ if state.body_complete => check_whole_body(&mut state, &config),
                 // Envoy delivers no body to a filter whose headers are held
                 // (proxy-wasm's Pause is StopAllIteration), so the headers
                 // go on and the body is held until it is complete and checked.
-                BodyCheck::Form => {
+                _ => {
                     state.phase = Phase::CheckingBody;
-                    Step::Continue
-                }
-                BodyCheck::None => {
-                    state.phase = Phase::Forwarded;
                     Step::Continue
                 }
             }
@@ -163,8 +167,9 @@ pub fn decide_and_act(shared: &mut Shared, context_id: u32, stream: &StreamRef) 
     }
 }
 
-/// Sets the new `:path` and removes the client's tenancy headers. Any
-/// failure means the request must not go on as it is.
+/// Sets the new `:path`, removes the client's tenancy headers, then sets
+/// and adds the gateway's. Any failure means the request must not go on as
+/// it is.
 fn apply_rewrite(forward: &Forward) -> Result<(), Status> {
     hostcalls::set_map_value(MapType::HttpRequestHeaders, ":path", Some(&forward.path))?;
     for name in &forward.remove_headers {
@@ -172,6 +177,9 @@ fn apply_rewrite(forward: &Forward) -> Result<(), Status> {
     }
     for (name, value) in &forward.set_headers {
         hostcalls::set_map_value(MapType::HttpRequestHeaders, name, Some(value))?;
+    }
+    for (name, value) in &forward.add_headers {
+        hostcalls::add_map_value(MapType::HttpRequestHeaders, name, value)?;
     }
     Ok(())
 }
@@ -182,7 +190,7 @@ fn check_whole_body(state: &mut StreamState, config: &crate::config::Config) -> 
         .ok()
         .flatten()
         .unwrap_or_default();
-    match check_body(config, &body) {
+    match check_body(config, &state.body_check, &body) {
         Ok(()) => {
             state.phase = Phase::Forwarded;
             Step::Continue

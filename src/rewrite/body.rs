@@ -1,23 +1,26 @@
-//! Form bodies: VictoriaMetrics reads `extra_label`/`extra_filters` from a
-//! POST/PUT/PATCH form body as well as from the URL (merging the two up to
-//! v1.142), so a body that carries one is refused. Multipart bodies cannot be
-//! checked yet and are refused.
+//! Request bodies the backend reads arguments from. VictoriaMetrics reads
+//! `extra_label`/`extra_filters` from a POST/PUT/PATCH form body
+//! (`application/x-www-form-urlencoded` or `multipart/form-data`) as well as
+//! from the URL, merging the two up to v1.142, so a body that carries one is
+//! refused; everything else passes unchanged. Other multipart types, which
+//! no metrics client sends, are refused.
 
 use super::query::is_enforcement_key;
-use super::RewriteError;
+use super::{multipart, RewriteError};
 
 /// What must happen to the request body before the request may go on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BodyCheck {
     /// The backend does not read arguments from this body.
     None,
     /// An `application/x-www-form-urlencoded` body, checked once complete.
     Form,
+    /// A `multipart/form-data` body, checked once complete.
+    Multipart { boundary: String },
 }
 
 /// Decides from the `Content-Type` header values (the media type is matched
-/// the way Go's `mime.ParseMediaType` does: case-insensitive, parameters
-/// ignored).
+/// the way Go's `mime.ParseMediaType` does: case-insensitive).
 pub fn body_check(content_types: &[&str]) -> Result<BodyCheck, RewriteError> {
     let content_type = match content_types {
         [] => return Ok(BodyCheck::None),
@@ -35,14 +38,26 @@ pub fn body_check(content_types: &[&str]) -> Result<BodyCheck, RewriteError> {
     let media_type = crate::encoding::media_type(content_type);
     match media_type.as_str() {
         "application/x-www-form-urlencoded" => Ok(BodyCheck::Form),
-        "multipart/form-data" | "multipart/mixed" => Err(RewriteError::MultipartBody),
+        "multipart/form-data" => Ok(BodyCheck::Multipart {
+            boundary: multipart::boundary(content_type)?,
+        }),
+        other if other.starts_with("multipart/") => Err(RewriteError::MultipartBody),
         _ => Ok(BodyCheck::None),
+    }
+}
+
+/// Decides about a complete body held back by `check`.
+pub fn check_body(check: &BodyCheck, body: &[u8]) -> Result<(), RewriteError> {
+    match check {
+        BodyCheck::None => Ok(()),
+        BodyCheck::Form => check_form_body(body),
+        BodyCheck::Multipart { boundary } => multipart::check(body, boundary),
     }
 }
 
 /// Refuses a form body that carries an enforcement argument (in any
 /// spelling) or a raw `;`.
-pub fn check_form_body(body: &[u8]) -> Result<(), RewriteError> {
+fn check_form_body(body: &[u8]) -> Result<(), RewriteError> {
     if body.contains(&b';') {
         return Err(RewriteError::InvalidFormBody);
     }
@@ -66,8 +81,20 @@ mod tests {
         );
         assert_eq!(
             body_check(&["multipart/form-data; boundary=x"]),
-            Err(RewriteError::MultipartBody)
+            Ok(BodyCheck::Multipart {
+                boundary: "x".into()
+            })
         );
+        assert_eq!(
+            body_check(&["Multipart/Form-Data"]),
+            Err(RewriteError::InvalidMultipartBody)
+        );
+        for other in [
+            "multipart/mixed; boundary=x",
+            "multipart/related; boundary=x",
+        ] {
+            assert_eq!(body_check(&[other]), Err(RewriteError::MultipartBody));
+        }
         assert_eq!(
             body_check(&["text/plain", "text/plain"]),
             Err(RewriteError::AmbiguousContentType)

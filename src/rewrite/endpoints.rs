@@ -1,8 +1,11 @@
-//! The endpoint allow-list: which VictoriaMetrics paths are reads, which are
-//! writes. Anything else is refused, including the endpoints that ignore
-//! `extra_label`/`extra_filters` (metadata, status, rules, admin paths) and
-//! client-supplied cluster paths (`/select/...`, `/insert/...`).
+//! The endpoint allow-lists: which paths are reads, which are writes, per
+//! backend. Anything else is refused: for VictoriaMetrics the endpoints that
+//! ignore `extra_label`/`extra_filters` (metadata, status, rules, admin
+//! paths) and client-supplied cluster paths (`/select/...`, `/insert/...`);
+//! for Mimir everything but the Prometheus query API, remote write and OTLP
+//! (admin, ruler, alertmanager, distributor and status pages).
 
+use crate::config::Backend;
 use crate::tenancy::Operation;
 
 /// Reads whose results VictoriaMetrics filters by `extra_label` and
@@ -29,6 +32,19 @@ const WRITES: &[&str] = &[
     "/api/v1/import/prometheus",
 ];
 
+/// Mimir's Prometheus read API (below its prefix) whose answers its label
+/// policies filter.
+const MIMIR_READS: &[&str] = &[
+    "/api/v1/query",
+    "/api/v1/query_range",
+    "/api/v1/series",
+    "/api/v1/labels",
+    "/api/v1/status/buildinfo",
+];
+
+/// Mimir's ingestion paths: remote write and OTLP.
+const MIMIR_WRITES: &[&str] = &["/api/v1/push", "/otlp/v1/metrics"];
+
 /// An allowed endpoint: what it does, and its path below the optional
 /// `/prometheus` prefix (the form cluster paths are built from).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,12 +53,42 @@ pub struct Endpoint<'a> {
     pub api_path: &'a str,
 }
 
-/// Classifies a canonical path; `None` when it is not allowed.
-pub fn classify(path: &str) -> Option<Endpoint<'_>> {
-    let api_path = path
-        .strip_prefix("/prometheus")
+/// Classifies a canonical path for the backend; `None` when it is not
+/// allowed.
+pub fn classify<'a>(path: &'a str, backend: &Backend) -> Option<Endpoint<'a>> {
+    match backend {
+        Backend::Mimir {
+            prometheus_prefix, ..
+        } => classify_mimir(path, prometheus_prefix),
+        Backend::VmSingle | Backend::VmCluster { .. } => classify_vm(path),
+    }
+}
+
+/// Reads with or without the Prometheus prefix (the backend gets it
+/// either way); writes at their own paths.
+fn classify_mimir<'a>(path: &'a str, prefix: &str) -> Option<Endpoint<'a>> {
+    if MIMIR_WRITES.contains(&path) {
+        return Some(Endpoint {
+            operation: Operation::Write,
+            api_path: path,
+        });
+    }
+    let api_path = below(path, prefix);
+    (MIMIR_READS.contains(&api_path) || is_label_values(api_path)).then_some(Endpoint {
+        operation: Operation::Read,
+        api_path,
+    })
+}
+
+/// `path` without `prefix` when it is below it, else `path`.
+fn below<'a>(path: &'a str, prefix: &str) -> &'a str {
+    path.strip_prefix(prefix)
         .filter(|rest| rest.starts_with('/'))
-        .unwrap_or(path);
+        .unwrap_or(path)
+}
+
+fn classify_vm(path: &str) -> Option<Endpoint<'_>> {
+    let api_path = below(path, "/prometheus");
     let operation = if READS.contains(&api_path) || is_label_values(api_path) {
         Operation::Read
     } else if WRITES.contains(&api_path) {
@@ -80,6 +126,54 @@ pub fn method_allowed(method: &str, operation: Operation) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn classify(path: &str) -> Option<Endpoint<'_>> {
+        super::classify(path, &Backend::VmSingle)
+    }
+
+    fn mimir(path: &str) -> Option<Endpoint<'_>> {
+        let backend = Backend::Mimir {
+            prometheus_prefix: "/prometheus".into(),
+            federation: false,
+        };
+        super::classify(path, &backend)
+    }
+
+    #[test]
+    fn mimir_allows_the_query_api_push_and_otlp_only() {
+        let read = mimir("/prometheus/api/v1/query_range").unwrap();
+        assert_eq!(
+            (read.operation, read.api_path),
+            (Operation::Read, "/api/v1/query_range")
+        );
+        assert_eq!(mimir("/api/v1/labels").unwrap().api_path, "/api/v1/labels");
+        assert_eq!(mimir("/api/v1/push").unwrap().operation, Operation::Write);
+        assert_eq!(
+            mimir("/otlp/v1/metrics").unwrap().operation,
+            Operation::Write
+        );
+        for refused in [
+            "/prometheus/api/v1/push",
+            "/api/v1/write",
+            "/prometheus/api/v1/metadata",
+            "/prometheus/api/v1/rules",
+            "/prometheus/config/v1/rules",
+            "/api/v1/user_stats",
+            "/distributor/all_user_stats",
+            "/ingester/flush",
+            "/multitenant_alertmanager/status",
+            "/alertmanager/api/v2/alerts",
+            "/prometheus/api/v1/cardinality/label_names",
+            "/api/v1/admin/tsdb/delete_series",
+            "/compactor/delete_tenant",
+            "/federate",
+            "/api/v1/export",
+            "/metrics",
+            "/config",
+        ] {
+            assert_eq!(mimir(refused), None, "{refused}");
+        }
+    }
 
     #[test]
     fn classifies_reads_and_writes_with_or_without_prefix() {

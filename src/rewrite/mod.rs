@@ -4,12 +4,13 @@
 
 pub mod body;
 pub mod endpoints;
+pub mod multipart;
 pub mod path;
 pub mod query;
 
 use std::fmt;
 
-pub use body::{body_check, check_form_body, BodyCheck};
+pub use body::{body_check, check_body, BodyCheck};
 pub use endpoints::Endpoint;
 pub use path::Target;
 
@@ -34,6 +35,7 @@ pub enum RewriteError {
     MethodNotAllowed,
     AmbiguousContentType,
     MultipartBody,
+    InvalidMultipartBody,
     InvalidFormBody,
     EnforcementInBody,
     BodyTooLarge,
@@ -52,10 +54,11 @@ impl RewriteError {
             RewriteError::EndpointNotAllowed => "endpoint is not available through the gateway",
             RewriteError::MethodNotAllowed => "method is not allowed on this endpoint",
             RewriteError::AmbiguousContentType => "request has more than one Content-Type header",
-            RewriteError::MultipartBody => "multipart request bodies are not accepted",
+            RewriteError::MultipartBody => "only multipart/form-data bodies are accepted",
+            RewriteError::InvalidMultipartBody => "multipart body is not canonical RFC 7578 form-data",
             RewriteError::InvalidFormBody => "form body holds a raw ';'",
             RewriteError::EnforcementInBody => {
-                "form body must not carry extra_label or extra_filters; the gateway sets them"
+                "form body must not carry extra_label or extra_filters: the gateway sets them"
             }
             RewriteError::BodyTooLarge => "request body is larger than the gateway buffers",
             RewriteError::UndecodableHeader => "request method, path, Authorization or Content-Type is not UTF-8",
@@ -82,9 +85,14 @@ pub struct Route<'a> {
 }
 
 /// Checks the target and finds the endpoint; refuses what is not allowed.
-pub fn route<'a>(method: &str, raw_target: &'a str) -> Result<Route<'a>, RewriteError> {
+pub fn route<'a>(
+    method: &str,
+    raw_target: &'a str,
+    backend: &Backend,
+) -> Result<Route<'a>, RewriteError> {
     let target = path::parse_target(raw_target)?;
-    let endpoint = endpoints::classify(target.path).ok_or(RewriteError::EndpointNotAllowed)?;
+    let endpoint =
+        endpoints::classify(target.path, backend).ok_or(RewriteError::EndpointNotAllowed)?;
     if !endpoints::method_allowed(method, endpoint.operation) {
         return Err(RewriteError::MethodNotAllowed);
     }
@@ -114,6 +122,14 @@ pub fn rewritten_path(route: &Route<'_>, enforcement: &Enforcement, backend: &Ba
                 tenant.account_id, tenant.project_id, route.endpoint.api_path
             )
         }
+        (
+            Backend::Mimir {
+                prometheus_prefix, ..
+            },
+            _,
+        ) if route.endpoint.operation == Operation::Read => {
+            format!("{prometheus_prefix}{}", route.endpoint.api_path)
+        }
         _ => route.target.path.to_string(),
     };
     let query = query::rewrite_query(route.target.query, enforcement, route.token_param);
@@ -133,8 +149,33 @@ mod tests {
         Enforcement {
             cluster_tenant: tenant,
             extra_labels: labels.iter().map(|s| s.to_string()).collect(),
-            extra_filters: Vec::new(),
+            ..Enforcement::default()
         }
+    }
+
+    fn route<'a>(method: &str, target: &'a str) -> Result<Route<'a>, RewriteError> {
+        super::route(method, target, &Backend::VmSingle)
+    }
+
+    #[test]
+    fn mimir_reads_go_below_the_prefix_writes_stay() {
+        let backend = Backend::Mimir {
+            prometheus_prefix: "/prometheus".into(),
+            federation: false,
+        };
+        let none = Enforcement::default();
+        let read = super::route("GET", "/api/v1/query?query=up&extra_label=a=b", &backend).unwrap();
+        assert_eq!(
+            rewritten_path(&read, &none, &backend),
+            "/prometheus/api/v1/query?query=up"
+        );
+        let prefixed = super::route("POST", "/prometheus/api/v1/series", &backend).unwrap();
+        assert_eq!(
+            rewritten_path(&prefixed, &none, &backend),
+            "/prometheus/api/v1/series"
+        );
+        let push = super::route("POST", "/api/v1/push", &backend).unwrap();
+        assert_eq!(rewritten_path(&push, &none, &backend), "/api/v1/push");
     }
 
     #[test]
@@ -154,12 +195,12 @@ mod tests {
             account_id: 7,
             project_id: 3,
         });
-        let read = route("GET", "/api/v1/query?query=up").unwrap();
+        let read = super::route("GET", "/api/v1/query?query=up", &backend).unwrap();
         assert_eq!(
             rewritten_path(&read, &enforcement(tenant, &[]), &backend),
             "/select/7:3/prometheus/api/v1/query?query=up"
         );
-        let write = route("POST", "/prometheus/api/v1/write").unwrap();
+        let write = super::route("POST", "/prometheus/api/v1/write", &backend).unwrap();
         assert_eq!(
             rewritten_path(&write, &enforcement(tenant, &[]), &backend),
             "/vminsert/insert/7:3/prometheus/api/v1/write"

@@ -44,6 +44,7 @@ mod tests {
             cluster_tenant: None,
             extra_labels: labels.iter().map(|s| s.to_string()).collect(),
             extra_filters: filters.iter().map(|s| s.to_string()).collect(),
+            ..Enforcement::default()
         }
     }
 
