@@ -232,7 +232,8 @@ def markdown(context, labels, medians, forged_results, probe, memory, figures):
         f"- host probe (known answers, tampered copies refused): {probe.get('probe')}; "
         f"RSA-PSS signature checked as PKCS#1 by the host: {probe.get('pss_signature_as_rs256')} "
         f"(control PKCS#1 v1.5: {probe.get('pkcs1_control')}); raw r‖s accepted: "
-        f"{probe.get('raw_ecdsa_signature_accepted')}; truncated key accepted: {probe.get('truncated_key')}",
+        f"{probe.get('raw_ecdsa_signature_accepted')}; truncated key: {probe.get('truncated_key')}; "
+        f"empty key: {probe.get('empty_key')}; hash \"md5\": {probe.get('unknown_hash')}",
         "",
         "## Warm path: where the time goes",
         "",

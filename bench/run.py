@@ -31,7 +31,6 @@ PyJWT from the demo IdP's keys. The last line printed is one JSON object.
 
 import argparse
 import json
-import math
 import os
 import shutil
 import socket

@@ -264,10 +264,28 @@ fn format_facts(vectors: &[Ready]) -> String {
     let rs256 = vectors.iter().find(|v| v.alg == Algorithm::Rs256);
     let bad_key_answer =
         rs256.map(|v| host_signature::verify(v.alg, &bad_key, v.message, &v.signature));
+    let empty_key_answer =
+        rs256.map(|v| host_signature::verify(v.alg, &[], v.message, &v.signature));
+    let unknown_hash_answer = rs256.map(|v| {
+        let arguments =
+            host_format::verify_signature_arguments("md5", &v.key_der, &v.signature, v.message);
+        match hostcalls::call_foreign_function(
+            host_format::VERIFY_SIGNATURE_FUNCTION,
+            Some(&arguments),
+        ) {
+            Ok(answer) => answer_name(
+                host_format::verify_signature_result(&answer.unwrap_or_default())
+                    .map_err(HostSignatureError::Format),
+            ),
+            Err(status) => format!("\"{status:?}\""),
+        }
+    });
     format!(
-        "\"raw_ecdsa_signature_accepted\":{},\"truncated_key\":{}",
+        "\"raw_ecdsa_signature_accepted\":{},\"truncated_key\":{},\"empty_key\":{},\"unknown_hash\":{}",
         raw_rs.unwrap_or_else(|| "null".into()),
         bad_key_answer.map_or_else(|| "null".into(), answer_name),
+        empty_key_answer.map_or_else(|| "null".into(), answer_name),
+        unknown_hash_answer.unwrap_or_else(|| "null".into()),
     )
 }
 
