@@ -28,6 +28,12 @@ pub struct RequestHead<'a> {
 }
 
 impl<'a> RequestHead<'a> {
+    /// Whether the request has a header of this (lower-case) name, readable
+    /// or not.
+    pub fn carries(&self, name: &str) -> bool {
+        self.headers.iter().any(|(header, _)| *header == name) || self.undecodable.contains(&name)
+    }
+
     pub fn values(&self, name: &str) -> Vec<&'a str> {
         self.headers
             .iter()
@@ -187,6 +193,9 @@ fn decide_inner(
     tenant_headers(&mut forward, &enforcement);
     identity_headers(&mut forward, config, &claims);
     forward.path = rewrite::rewritten_path(&route, &enforcement, backend);
+    // Each removal is a call into the proxy; a header the request does not
+    // carry needs none.
+    forward.remove_headers.retain(|name| head.carries(name));
     Ok(Decision::Forward(forward))
 }
 

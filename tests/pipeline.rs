@@ -207,23 +207,34 @@ fn every_supported_algorithm_is_accepted_with_its_key() {
 #[test]
 fn forwarded_request_loses_client_tenancy_headers_and_authorization() {
     let token = mint("ES256", "p256", json!({}), claims(json!({})));
-    let Decision::Forward(forward) = query_with(&token) else {
-        panic!("expected forward");
-    };
-    for header in [
-        "authorization",
+    let bearer = format!("Bearer {token}");
+    let tenancy_headers = [
         "x-scope-orgid",
         "accountid",
         "projectid",
         "x-prom-label-policy",
         "thanos-tenant",
-    ] {
+    ];
+    let mut headers: Vec<(&str, &str)> = vec![("authorization", &bearer)];
+    headers.extend(tenancy_headers.map(|name| (name, "team-b")));
+    let Decision::Forward(forward) =
+        decide_head(&config("vm_single"), "/api/v1/query?query=up", headers)
+    else {
+        panic!("expected forward");
+    };
+    for header in tenancy_headers.iter().chain(&["authorization"]) {
         assert!(
             forward.remove_headers.iter().any(|name| name == header),
             "{header}"
         );
     }
     assert_eq!(forward.body_check, BodyCheck::None);
+
+    // Headers the request does not carry cost no removal.
+    let Decision::Forward(forward) = query_with(&token) else {
+        panic!("expected forward");
+    };
+    assert_eq!(forward.remove_headers, ["authorization"]);
 }
 
 #[test]

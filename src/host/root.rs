@@ -10,9 +10,10 @@ use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{BufferType, ContextType};
 
 use super::clock::now_ms;
-use super::host_signature::{self, EnvoySignatures};
+use super::host_signature;
 use super::key_fetch::{Installed, KeyFetcher};
 use super::log;
+use super::signatures::EnvoySignatures;
 use super::stream::{decide_and_act, refuse, Step, Stream, StreamRef};
 use crate::config::{Config, SignatureBackendChoice};
 use crate::reply::Refusal;

@@ -29,7 +29,7 @@ pub struct Jwk {
 
 impl Jwk {
     pub fn new(kid: Option<String>, alg: Option<Algorithm>, key: PublicKey) -> Jwk {
-        let spki_der = host_format::spki_der(&key);
+        let spki_der = spki_der(&key);
         Jwk {
             kid,
             alg,
@@ -65,6 +65,23 @@ impl KeySet {
 
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
+    }
+}
+
+/// The SubjectPublicKeyInfo DER of an RSA or EC key; `None` for keys no
+/// host verifier takes.
+fn spki_der(key: &PublicKey) -> Option<Vec<u8>> {
+    use host_format::{ec_spki_der, rsa_spki_der, EcCurve};
+    let ec = |curve, point: Vec<u8>| {
+        let coordinates = point.strip_prefix(&[0x04])?;
+        let (x, y) = coordinates.split_at(coordinates.len() / 2);
+        ec_spki_der(curve, x, y).ok()
+    };
+    match key {
+        PublicKey::Rsa(key) => rsa_spki_der(&key.modulus(), &key.exponent()).ok(),
+        PublicKey::P256(key) => ec(EcCurve::P256, key.to_sec1_uncompressed()),
+        PublicKey::P384(key) => ec(EcCurve::P384, key.to_sec1_uncompressed()),
+        PublicKey::Ed25519(_) | PublicKey::Hmac(_) => None,
     }
 }
 

@@ -24,7 +24,6 @@
 
 use super::Algorithm;
 use crate::encoding;
-use crate::keys::PublicKey;
 
 /// The name Envoy registers the foreign function under.
 pub const VERIFY_SIGNATURE_FUNCTION: &str = "verify_signature";
@@ -125,23 +124,6 @@ pub fn ecdsa_der_signature(
     der_unsigned_integer(r, &mut integers);
     der_unsigned_integer(s, &mut integers);
     Ok(der_tlv(TAG_SEQUENCE, &integers))
-}
-
-/// The SubjectPublicKeyInfo DER of an RSA or EC key; `None` for keys the
-/// host does not verify with.
-pub fn spki_der(key: &PublicKey) -> Option<Vec<u8>> {
-    match key {
-        PublicKey::Rsa(key) => rsa_spki_der(&key.modulus(), &key.exponent()).ok(),
-        PublicKey::P256(key) => ec_spki_der_from_sec1(EcCurve::P256, &key.to_sec1_uncompressed()),
-        PublicKey::P384(key) => ec_spki_der_from_sec1(EcCurve::P384, &key.to_sec1_uncompressed()),
-        PublicKey::Ed25519(_) | PublicKey::Hmac(_) => None,
-    }
-}
-
-fn ec_spki_der_from_sec1(curve: EcCurve, point: &[u8]) -> Option<Vec<u8>> {
-    let coordinates = point.strip_prefix(&[0x04])?;
-    let (x, y) = coordinates.split_at(coordinates.len() / 2);
-    ec_spki_der(curve, x, y).ok()
 }
 
 /// SubjectPublicKeyInfo of an RSA key (RFC 3279 §2.3.1) from the big-endian
