@@ -18,6 +18,9 @@ use super::{Hash, KeyError};
 
 type Limbs<const N: usize> = [u32; N];
 
+/// The largest `N` in use (P-384).
+const MAX_LIMBS: usize = 12;
+
 /// Arithmetic modulo an odd `m`, in Montgomery form where it multiplies.
 pub(crate) struct Modulus<const N: usize> {
     m: Limbs<N>,
@@ -43,9 +46,10 @@ impl<const N: usize> Modulus<N> {
 
     #[inline(always)]
     fn mul(&self, a: &Limbs<N>, b: &Limbs<N>) -> Limbs<N> {
-        let mut t = [0u32; N];
-        bigint::mont_mul(&mut t, a, b, &self.m, self.factor);
-        t
+        let mut product = [0u32; N];
+        let mut wide = [0u32; 2 * MAX_LIMBS];
+        bigint::mont_mul_wide(&mut product, &mut wide, a, b, &self.m, self.factor);
+        product
     }
 
     #[inline(always)]

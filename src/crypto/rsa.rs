@@ -140,22 +140,23 @@ impl RsaPublicKey {
     fn power(&self, base: &[u32]) -> Vec<u32> {
         let (n, factor) = (&self.n[..], self.factor);
         let limbs = n.len();
+        let mut wide = vec![0u32; 2 * limbs];
         let mut base_form = vec![0u32; limbs];
-        bigint::mont_mul(&mut base_form, base, &self.r_squared, n, factor);
+        bigint::mont_mul_wide(&mut base_form, &mut wide, base, &self.r_squared, n, factor);
         let mut acc = base_form.clone();
         let mut scratch = vec![0u32; limbs];
         let top_bit = 31 - self.exponent.leading_zeros();
         for bit in (0..top_bit).rev() {
-            bigint::mont_mul(&mut scratch, &acc, &acc, n, factor);
+            bigint::mont_mul_wide(&mut scratch, &mut wide, &acc, &acc, n, factor);
             if self.exponent >> bit & 1 == 1 {
-                bigint::mont_mul(&mut acc, &scratch, &base_form, n, factor);
+                bigint::mont_mul_wide(&mut acc, &mut wide, &scratch, &base_form, n, factor);
             } else {
                 std::mem::swap(&mut acc, &mut scratch);
             }
         }
         let mut one = vec![0u32; limbs];
         one[0] = 1;
-        bigint::mont_mul(&mut scratch, &acc, &one, n, factor);
+        bigint::mont_mul_wide(&mut scratch, &mut wide, &acc, &one, n, factor);
         scratch
     }
 }
