@@ -53,8 +53,16 @@ pub fn bit_length(value: &[u32]) -> usize {
         .map_or(0, |top| 32 * top + 32 - value[top].leading_zeros() as usize)
 }
 
+#[inline(always)]
 pub fn is_zero(value: &[u32]) -> bool {
-    value.iter().all(|&limb| limb == 0)
+    let mut index = 0;
+    while index < value.len() {
+        if value[index] != 0 {
+            return false;
+        }
+        index += 1;
+    }
+    true
 }
 
 // The hot helpers below index slices in plain `while` loops: the release
@@ -109,31 +117,58 @@ pub fn add_assign(a: &mut [u32], b: &[u32]) -> bool {
 }
 
 /// Shifts right by one bit; `top` becomes the new highest bit.
+#[inline(always)]
 fn shift_right_one(a: &mut [u32], top: bool) {
-    let mut incoming = u32::from(top);
-    for limb in a.iter_mut().rev() {
-        let outgoing = *limb & 1;
-        *limb = (*limb >> 1) | (incoming << 31);
-        incoming = outgoing;
+    let mut index = 0;
+    while index + 1 < a.len() {
+        a[index] = (a[index] >> 1) | (a[index + 1] << 31);
+        index += 1;
+    }
+    if let Some(last) = a.last_mut() {
+        *last = (*last >> 1) | (u32::from(top) << 31);
     }
 }
 
+#[inline(always)]
 fn is_even(a: &[u32]) -> bool {
     a.first().is_none_or(|limb| limb & 1 == 0)
 }
 
+#[inline(always)]
 fn is_one(a: &[u32]) -> bool {
     a.first() == Some(&1) && is_zero(&a[1..])
 }
 
 /// `-m^-1 mod 2^32` for odd `m0`, the Montgomery reduction factor.
-pub fn montgomery_factor(m0: u32) -> u32 {
+pub const fn montgomery_factor(m0: u32) -> u32 {
     // Newton's iteration doubles the correct low bits each round: 3 → 48.
     let mut inverse = m0;
-    for _ in 0..4 {
+    let mut round = 0;
+    while round < 4 {
         inverse = inverse.wrapping_mul(2u32.wrapping_sub(m0.wrapping_mul(inverse)));
+        round += 1;
     }
     inverse.wrapping_neg()
+}
+
+/// Little-endian limbs of a big-endian hexadecimal constant; a bad digit or
+/// a value too large stops the build.
+pub const fn limbs_from_hex<const N: usize>(hex: &str) -> [u32; N] {
+    let digits = hex.as_bytes();
+    assert!(digits.len() <= 8 * N, "constant too large");
+    let mut limbs = [0u32; N];
+    let mut index = 0;
+    while index < digits.len() {
+        let value = match digits[index] {
+            digit @ b'0'..=b'9' => digit - b'0',
+            digit @ b'a'..=b'f' => digit - b'a' + 10,
+            _ => panic!("not a lower-case hexadecimal digit"),
+        };
+        let nibble = digits.len() - 1 - index;
+        limbs[nibble / 8] |= (value as u32) << (4 * (nibble % 8));
+        index += 1;
+    }
+    limbs
 }
 
 /// One column of the fused multiply-and-reduce: `t_j + a_i*b_j + q*m_j`

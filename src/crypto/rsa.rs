@@ -196,7 +196,7 @@ fn digest_info_prefix(hash: Hash) -> &'static [u8] {
 
 /// EMSA-PSS-VERIFY (RFC 8017 §9.1.2) with salt length = digest length.
 fn pss_encoding_matches(hash: Hash, message: &[u8], encoded: &[u8], encoded_bits: usize) -> bool {
-    let digest_len = hash.len();
+    let digest_len = hash.output_len();
     let salt_len = digest_len;
     let encoded_len = encoded.len();
     if encoded_len < digest_len + salt_len + 2 || encoded[encoded_len - 1] != 0xbc {
@@ -224,7 +224,7 @@ fn pss_encoding_matches(hash: Hash, message: &[u8], encoded: &[u8], encoded_bits
 
 /// MGF1 (RFC 8017 §B.2.1) output of `len` bytes.
 fn mgf1(hash: Hash, seed: &[u8], len: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(len + hash.len());
+    let mut out = Vec::with_capacity(len + hash.output_len());
     let mut counter = 0u32;
     while out.len() < len {
         out.extend_from_slice(hash.digest(&[seed, &counter.to_be_bytes()]).as_bytes());
