@@ -1,7 +1,9 @@
 //! Times signature verification, one line per algorithm and implementation.
 //!
-//! Native: `cargo run --release --example sigbench`.
-//! V8: `make bench-crypto` (builds for wasm32-wasip1, runs under node).
+//! Native: `cargo run --release --example sigbench [iterations] [ours|baseline]`.
+//! V8: `cargo build --release --target wasm32-wasip1 --example sigbench`, then
+//! `node --no-warnings tools/wasi-run.mjs
+//! target/wasm32-wasip1/release/examples/sigbench.wasm 1000`.
 //! The keys and signatures are the first valid Wycheproof vector of each
 //! kind, so the inputs are real and the same for every implementation.
 
