@@ -27,7 +27,7 @@ WASM_OPT_FLAGS := -Oz --strip-debug --strip-producers \
 	--enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
 	--enable-nontrapping-float-to-int --enable-multivalue --enable-reference-types
 
-.PHONY: help build run demo-token token-table test lint unit e2e bench bench-filters deps-rust deps-python deps-vm deps-oci deps-bench size oci push clean
+.PHONY: help build run demo-token token-table test lint unit unit-wasm crypto-long e2e bench bench-filters deps-rust deps-python deps-vm deps-oci deps-node deps-bench size oci push clean
 
 help:
 	@echo "make run          start Envoy + tenantgate, VictoriaMetrics and a demo identity provider"
@@ -107,10 +107,25 @@ lint: deps-rust
 unit:
 	cargo test
 
+# Node runs wasm32-wasip1 test binaries in V8 (.cargo/config.toml names it).
+deps-node:
+	@command -v node >/dev/null || { $(SUDO) apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q nodejs; }
+
+# The signature code's tests, built for wasm32 and run in V8.
+unit-wasm: deps-rust deps-node
+	cargo test --target $(WASM_TARGET) --lib crypto::
+	cargo test --target $(WASM_TARGET) --test wycheproof --test crypto_differential
+
+# Many more differential cases, optimised (CRYPTO_CASES per property).
+CRYPTO_CASES ?= 5000
+crypto-long:
+	PROPTEST_CASES=$(CRYPTO_CASES) cargo test --release --test crypto_differential
+
 e2e: build deps-python deps-vm deps-oci
 	$(VENV)/bin/pytest -q tests/e2e
 
-test: lint unit e2e
+test: lint unit unit-wasm size e2e
 
 deps-bench:
 	@command -v wrk >/dev/null || { $(SUDO) apt-get update -q && \

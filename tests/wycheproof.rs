@@ -24,7 +24,7 @@ fn load(file: &str) -> Value {
 }
 
 fn hex(text: &str) -> Vec<u8> {
-    assert!(text.len() % 2 == 0, "odd hex length");
+    assert!(text.len().is_multiple_of(2), "odd hex length");
     (0..text.len() / 2)
         .map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16).expect("hex"))
         .collect()
@@ -148,7 +148,7 @@ fn pss(file: &str) {
         // The JWS parameters: MGF1 with the same hash, salt as long as it.
         assert_eq!(field(group, "mgf"), "MGF1");
         assert_eq!(field(group, "mgfSha"), field(group, "sha"));
-        assert_eq!(group["sLen"].as_u64(), Some(hash.len() as u64));
+        assert_eq!(group["sLen"].as_u64(), Some(hash.output_len() as u64));
         Ok((key, hash))
     };
     run(file, pss_key, |(key, hash), message, signature| {

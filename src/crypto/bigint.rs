@@ -53,104 +53,219 @@ pub fn bit_length(value: &[u32]) -> usize {
         .map_or(0, |top| 32 * top + 32 - value[top].leading_zeros() as usize)
 }
 
+#[inline(always)]
 pub fn is_zero(value: &[u32]) -> bool {
-    value.iter().all(|&limb| limb == 0)
+    let mut index = 0;
+    while index < value.len() {
+        if value[index] != 0 {
+            return false;
+        }
+        index += 1;
+    }
+    true
 }
 
+// The hot helpers below index slices in plain `while` loops: the release
+// profile optimises for size, and at that level iterator adapters and range
+// slicing stay out-of-line calls, costing more than the arithmetic.
+
+#[inline(always)]
 pub fn compare(a: &[u32], b: &[u32]) -> Ordering {
     debug_assert_eq!(a.len(), b.len());
-    for (x, y) in a.iter().rev().zip(b.iter().rev()) {
-        match x.cmp(y) {
-            Ordering::Equal => continue,
-            unequal => return unequal,
+    let mut index = a.len();
+    while index > 0 {
+        index -= 1;
+        if a[index] != b[index] {
+            return if a[index] < b[index] {
+                Ordering::Less
+            } else {
+                Ordering::Greater
+            };
         }
     }
     Ordering::Equal
 }
 
-/// `a -= b`, returning the borrow out of the top limb.
+/// `a -= b` over `b.len()` limbs, returning the borrow out of the top.
 #[inline(always)]
 pub fn sub_assign(a: &mut [u32], b: &[u32]) -> bool {
     let mut borrow = 0u64;
-    for (x, &y) in a.iter_mut().zip(b) {
-        let difference = u64::from(*x)
-            .wrapping_sub(u64::from(y))
+    let mut index = 0;
+    while index < b.len() {
+        let difference = u64::from(a[index])
+            .wrapping_sub(u64::from(b[index]))
             .wrapping_sub(borrow);
-        *x = difference as u32;
+        a[index] = difference as u32;
         borrow = (difference >> 63) & 1;
+        index += 1;
     }
     borrow != 0
 }
 
-/// `a += b`, returning the carry out of the top limb.
+/// `a += b` over `b.len()` limbs, returning the carry out of the top.
 #[inline(always)]
 pub fn add_assign(a: &mut [u32], b: &[u32]) -> bool {
     let mut carry = 0u64;
-    for (x, &y) in a.iter_mut().zip(b) {
-        let sum = u64::from(*x) + u64::from(y) + carry;
-        *x = sum as u32;
+    let mut index = 0;
+    while index < b.len() {
+        let sum = u64::from(a[index]) + u64::from(b[index]) + carry;
+        a[index] = sum as u32;
         carry = sum >> 32;
+        index += 1;
     }
     carry != 0
 }
 
 /// Shifts right by one bit; `top` becomes the new highest bit.
+#[inline(always)]
 fn shift_right_one(a: &mut [u32], top: bool) {
-    let mut incoming = u32::from(top);
-    for limb in a.iter_mut().rev() {
-        let outgoing = *limb & 1;
-        *limb = (*limb >> 1) | (incoming << 31);
-        incoming = outgoing;
+    let mut index = 0;
+    while index + 1 < a.len() {
+        a[index] = (a[index] >> 1) | (a[index + 1] << 31);
+        index += 1;
+    }
+    if let Some(last) = a.last_mut() {
+        *last = (*last >> 1) | (u32::from(top) << 31);
     }
 }
 
+#[inline(always)]
 fn is_even(a: &[u32]) -> bool {
     a.first().is_none_or(|limb| limb & 1 == 0)
 }
 
+#[inline(always)]
 fn is_one(a: &[u32]) -> bool {
     a.first() == Some(&1) && is_zero(&a[1..])
 }
 
 /// `-m^-1 mod 2^32` for odd `m0`, the Montgomery reduction factor.
-pub fn montgomery_factor(m0: u32) -> u32 {
+pub const fn montgomery_factor(m0: u32) -> u32 {
     // Newton's iteration doubles the correct low bits each round: 3 → 48.
     let mut inverse = m0;
-    for _ in 0..4 {
+    let mut round = 0;
+    while round < 4 {
         inverse = inverse.wrapping_mul(2u32.wrapping_sub(m0.wrapping_mul(inverse)));
+        round += 1;
     }
     inverse.wrapping_neg()
 }
 
-/// `t = a * b / R mod m` with `R = 2^(32 * m.len())`, for odd `m`, `a` below
-/// `R` and `b < m`. `t` is fully reduced (below `m`).
+/// Little-endian limbs of a big-endian hexadecimal constant; a bad digit or
+/// a value too large stops the build.
+pub const fn limbs_from_hex<const N: usize>(hex: &str) -> [u32; N] {
+    let digits = hex.as_bytes();
+    assert!(digits.len() <= 8 * N, "constant too large");
+    let mut limbs = [0u32; N];
+    let mut index = 0;
+    while index < digits.len() {
+        let value = match digits[index] {
+            digit @ b'0'..=b'9' => digit - b'0',
+            digit @ b'a'..=b'f' => digit - b'a' + 10,
+            _ => panic!("not a lower-case hexadecimal digit"),
+        };
+        let nibble = digits.len() - 1 - index;
+        limbs[nibble / 8] |= (value as u32) << (4 * (nibble % 8));
+        index += 1;
+    }
+    limbs
+}
+
+/// One column of the fused multiply-and-reduce: `t_j + a_i*b_j + q*m_j`
+/// with both carry chains. Each sum fits in 64 bits.
 #[inline(always)]
-pub fn mont_mul(t: &mut [u32], a: &[u32], b: &[u32], m: &[u32], factor: u32) {
+fn column(t: &mut u32, b: u32, m: u32, a_limb: u64, quotient: u64, carries: &mut (u64, u64)) {
+    let ab = u64::from(*t) + a_limb * u64::from(b) + carries.0;
+    let qm = u64::from(ab as u32) + quotient * u64::from(m) + carries.1;
+    *carries = (ab >> 32, qm >> 32);
+    *t = qm as u32;
+}
+
+/// `out = a * b / R mod m` with `R = 2^(32 * m.len())`, for odd `m`, `a`
+/// below `R` and `b < m`; `out` is fully reduced (below `m`). `wide` is
+/// scratch space of at least `2 * m.len()` limbs.
+///
+/// Row `i` adds `a_i * b + q * m` at limb offset `i`, `q` chosen so that
+/// limb `i` becomes zero; after all rows the upper half holds the result.
+/// The inner loop is unrolled by hand, four limbs a step, because the
+/// release profile optimises for size and does not unroll.
+#[inline(always)]
+pub fn mont_mul_wide(
+    out: &mut [u32],
+    wide: &mut [u32],
+    a: &[u32],
+    b: &[u32],
+    m: &[u32],
+    factor: u32,
+) {
     let len = m.len();
-    let (t, a, b) = (&mut t[..len], &a[..len], &b[..len]);
-    t.fill(0);
-    // Bit 32 * len of the running sum; the sum stays below 2m.
+    let mut index = 0;
+    while index < 2 * len {
+        wide[index] = 0;
+        index += 1;
+    }
+    // The bit above the running sum's top limb; the sum stays below 2m.
     let mut top = 0u64;
-    for &a_limb in a {
-        let a_limb = u64::from(a_limb);
-        let first = u64::from(t[0]) + a_limb * u64::from(b[0]);
-        let quotient = u64::from((first as u32).wrapping_mul(factor));
-        let mut carry_ab = first >> 32;
-        let mut carry_qm = (u64::from(first as u32) + quotient * u64::from(m[0])) >> 32;
-        for j in 1..len {
-            let ab = u64::from(t[j]) + a_limb * u64::from(b[j]) + carry_ab;
-            carry_ab = ab >> 32;
-            let qm = u64::from(ab as u32) + quotient * u64::from(m[j]) + carry_qm;
-            carry_qm = qm >> 32;
-            t[j - 1] = qm as u32;
+    let mut i = 0;
+    while i < len {
+        let a_limb = a[i];
+        let quotient = wide[i]
+            .wrapping_add(a_limb.wrapping_mul(b[0]))
+            .wrapping_mul(factor);
+        let (a_limb, quotient) = (u64::from(a_limb), u64::from(quotient));
+        let mut carries = (0u64, 0u64);
+        let mut j = 0;
+        while j + 4 <= len {
+            column(&mut wide[i + j], b[j], m[j], a_limb, quotient, &mut carries);
+            column(
+                &mut wide[i + j + 1],
+                b[j + 1],
+                m[j + 1],
+                a_limb,
+                quotient,
+                &mut carries,
+            );
+            column(
+                &mut wide[i + j + 2],
+                b[j + 2],
+                m[j + 2],
+                a_limb,
+                quotient,
+                &mut carries,
+            );
+            column(
+                &mut wide[i + j + 3],
+                b[j + 3],
+                m[j + 3],
+                a_limb,
+                quotient,
+                &mut carries,
+            );
+            j += 4;
         }
-        let high = top + carry_ab + carry_qm;
-        t[len - 1] = high as u32;
+        while j < len {
+            column(&mut wide[i + j], b[j], m[j], a_limb, quotient, &mut carries);
+            j += 1;
+        }
+        let high = top + carries.0 + carries.1;
+        wide[i + len] = high as u32;
         top = high >> 32;
+        i += 1;
     }
-    if top != 0 || compare(t, m) != Ordering::Less {
-        sub_assign(t, m);
+    let mut index = 0;
+    while index < len {
+        out[index] = wide[len + index];
+        index += 1;
     }
+    if top != 0 || compare(&out[..len], m) != Ordering::Less {
+        sub_assign(out, m);
+    }
+}
+
+/// [`mont_mul_wide`] with its own scratch space.
+pub fn mont_mul(out: &mut [u32], a: &[u32], b: &[u32], m: &[u32], factor: u32) {
+    let mut wide = vec![0u32; 2 * m.len()];
+    mont_mul_wide(out, &mut wide, a, b, m, factor);
 }
 
 /// `R^2 mod m` for odd `m > 1`, `R = 2^(32 * m.len())`: the factor that

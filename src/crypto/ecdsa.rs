@@ -18,22 +18,74 @@ use super::{Hash, KeyError};
 
 type Limbs<const N: usize> = [u32; N];
 
+/// The largest `N` in use (P-384).
+const MAX_LIMBS: usize = 12;
+
+/// Montgomery multiplication for one fixed modulus, written out in full
+/// (see [`fixed_montgomery_mul`]).
+pub(crate) type FixedMul<const N: usize> = fn(&Limbs<N>, &Limbs<N>) -> Limbs<N>;
+
+/// Defines `fn $name(a, b) -> a * b / R mod M` for a constant modulus `M`
+/// of `$limbs` limbs; `[$j]` lists 1..$limbs. Every column is written out,
+/// so limbs of `M` that are 0, 1 or all ones fold into the code and the
+/// size-optimised release build keeps no loop over them.
+macro_rules! fixed_montgomery_mul {
+    ($name:ident, $limbs:expr, $modulus:expr, [$($j:literal),+]) => {
+        fn $name(a: &[u32; $limbs], b: &[u32; $limbs]) -> [u32; $limbs] {
+            const M: [u32; $limbs] = $modulus;
+            const FACTOR: u32 = $crate::crypto::bigint::montgomery_factor(M[0]);
+            let mut t = [0u32; $limbs];
+            // The bit above t's top limb; the running sum stays below 2M.
+            let mut top = 0u64;
+            let mut i = 0;
+            while i < $limbs {
+                let a_limb = u64::from(a[i]);
+                let first = u64::from(t[0]) + a_limb * u64::from(b[0]);
+                let quotient = u64::from((first as u32).wrapping_mul(FACTOR));
+                let mut carry_ab = first >> 32;
+                let mut carry_qm = (u64::from(first as u32) + quotient * u64::from(M[0])) >> 32;
+                $(
+                    let ab = u64::from(t[$j]) + a_limb * u64::from(b[$j]) + carry_ab;
+                    carry_ab = ab >> 32;
+                    let qm = u64::from(ab as u32) + quotient * u64::from(M[$j]) + carry_qm;
+                    carry_qm = qm >> 32;
+                    t[$j - 1] = qm as u32;
+                )+
+                let high = top + carry_ab + carry_qm;
+                t[$limbs - 1] = high as u32;
+                top = high >> 32;
+                i += 1;
+            }
+            if top != 0
+                || $crate::crypto::bigint::compare(&t, &M) != std::cmp::Ordering::Less
+            {
+                $crate::crypto::bigint::sub_assign(&mut t, &M);
+            }
+            t
+        }
+    };
+}
+pub(crate) use fixed_montgomery_mul;
+
 /// Arithmetic modulo an odd `m`, in Montgomery form where it multiplies.
 pub(crate) struct Modulus<const N: usize> {
     m: Limbs<N>,
     factor: u32,
+    /// The written-out multiplication for this modulus, if there is one.
+    fixed_mul: Option<FixedMul<N>>,
     r_squared: Limbs<N>,
     /// 1 in Montgomery form (`R mod m`).
     one: Limbs<N>,
 }
 
 impl<const N: usize> Modulus<N> {
-    fn new(m: Limbs<N>) -> Modulus<N> {
+    fn new(m: Limbs<N>, fixed_mul: Option<FixedMul<N>>) -> Modulus<N> {
         let mut r_squared = [0u32; N];
         r_squared.copy_from_slice(&bigint::montgomery_r_squared(&m));
         let mut modulus = Modulus {
             m,
             factor: bigint::montgomery_factor(m[0]),
+            fixed_mul,
             r_squared,
             one: [0; N],
         };
@@ -43,9 +95,13 @@ impl<const N: usize> Modulus<N> {
 
     #[inline(always)]
     fn mul(&self, a: &Limbs<N>, b: &Limbs<N>) -> Limbs<N> {
-        let mut t = [0u32; N];
-        bigint::mont_mul(&mut t, a, b, &self.m, self.factor);
-        t
+        if let Some(fixed_mul) = self.fixed_mul {
+            return fixed_mul(a, b);
+        }
+        let mut product = [0u32; N];
+        let mut wide = [0u32; 2 * MAX_LIMBS];
+        bigint::mont_mul_wide(&mut product, &mut wide, a, b, &self.m, self.factor);
+        product
     }
 
     #[inline(always)]
@@ -85,7 +141,7 @@ impl<const N: usize> Modulus<N> {
         self.mul(a, &self.r_squared)
     }
 
-    fn from_montgomery(&self, a: &Limbs<N>) -> Limbs<N> {
+    fn out_of_montgomery(&self, a: &Limbs<N>) -> Limbs<N> {
         self.mul(a, &small(1))
     }
 
@@ -96,7 +152,7 @@ impl<const N: usize> Modulus<N> {
 
     /// Inverse of a Montgomery-form value, in Montgomery form.
     fn invert_montgomery(&self, a: &Limbs<N>) -> Option<Limbs<N>> {
-        let inverse = bigint::invert(&self.from_montgomery(a), &self.m)?;
+        let inverse = bigint::invert(&self.out_of_montgomery(a), &self.m)?;
         Some(self.to_montgomery(&to_limbs(&inverse)))
     }
 
@@ -164,13 +220,15 @@ impl<const N: usize> Jacobian<N> {
     }
 }
 
-/// The constants that define a curve, big-endian hexadecimal.
-pub(crate) struct CurveSpec {
-    pub p: &'static str,
-    pub n: &'static str,
-    pub b: &'static str,
-    pub gx: &'static str,
-    pub gy: &'static str,
+/// The constants that define a curve (plain form, little-endian limbs).
+pub(crate) struct CurveSpec<const N: usize> {
+    pub p: Limbs<N>,
+    /// Multiplication modulo `p`, written out for speed.
+    pub p_mul: FixedMul<N>,
+    pub n: Limbs<N>,
+    pub b: Limbs<N>,
+    pub gx: Limbs<N>,
+    pub gy: Limbs<N>,
     pub hash: Hash,
     /// Window width of the table for the base point.
     pub base_window: u32,
@@ -189,25 +247,17 @@ pub(crate) struct Curve<const N: usize> {
     base_table: Table<N>,
 }
 
-fn parse_hex<const N: usize>(hex: &str) -> Limbs<N> {
-    let bytes: Vec<u8> = (0..hex.len() / 2)
-        .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap_or(0))
-        .collect();
-    read_field_bytes(&bytes).unwrap_or([0; N])
-}
-
 impl<const N: usize> Curve<N> {
-    /// Builds the curve from its constants. The constants are this crate's
-    /// own, so a mistake in them is a programming error the tests catch.
-    pub(crate) fn new(spec: &CurveSpec) -> Curve<N> {
-        let p = Modulus::new(parse_hex(spec.p));
-        let b = p.to_montgomery(&parse_hex(spec.b));
+    /// Builds the curve and its base-point table from its constants.
+    pub(crate) fn new(spec: &CurveSpec<N>) -> Curve<N> {
+        let p = Modulus::new(spec.p, Some(spec.p_mul));
+        let b = p.to_montgomery(&spec.b);
         let generator = Affine {
-            x: p.to_montgomery(&parse_hex(spec.gx)),
-            y: p.to_montgomery(&parse_hex(spec.gy)),
+            x: p.to_montgomery(&spec.gx),
+            y: p.to_montgomery(&spec.gy),
         };
         let mut curve = Curve {
-            n: Modulus::new(parse_hex(spec.n)),
+            n: Modulus::new(spec.n, None),
             p,
             b,
             hash: spec.hash,
@@ -596,7 +646,7 @@ fn decompress_y<const N: usize>(
     if f.square(&root) != rhs {
         return Err(KeyError::NotOnCurve);
     }
-    let mut y = f.from_montgomery(&root);
+    let mut y = f.out_of_montgomery(&root);
     if (y[0] & 1 == 1) != odd {
         if is_zero(&y) {
             return Err(KeyError::NotOnCurve);

@@ -9,7 +9,7 @@
 //! Verification only ever handles public values (keys, messages,
 //! signatures), so the code may take time that depends on them.
 
-mod bigint;
+pub(crate) mod bigint;
 mod ecdsa;
 pub mod ed25519;
 pub mod p256;
@@ -68,7 +68,7 @@ pub enum Hash {
 
 impl Hash {
     /// Digest length in bytes.
-    pub fn len(self) -> usize {
+    pub fn output_len(self) -> usize {
         match self {
             Hash::Sha256 => 32,
             Hash::Sha384 => 48,
@@ -87,9 +87,9 @@ impl Hash {
         }
         let mut digest = Digest {
             bytes: [0; 64],
-            len: self.len(),
+            len: self.output_len(),
         };
-        let out = &mut digest.bytes[..self.len()];
+        let out = &mut digest.bytes[..self.output_len()];
         match self {
             Hash::Sha256 => run::<sha2::Sha256>(parts, out),
             Hash::Sha384 => run::<sha2::Sha384>(parts, out),
@@ -126,15 +126,15 @@ mod tests {
         let parts: [&[u8]; 3] = [b"header", b".", b"payload"];
         assert_eq!(
             Hash::Sha256.digest(&parts).as_bytes(),
-            sha2::Sha256::digest(b"header.payload").as_slice()
+            &sha2::Sha256::digest(b"header.payload")[..]
         );
         assert_eq!(
             Hash::Sha384.digest(&parts).as_bytes(),
-            sha2::Sha384::digest(b"header.payload").as_slice()
+            &sha2::Sha384::digest(b"header.payload")[..]
         );
         assert_eq!(
             Hash::Sha512.digest(&parts).as_bytes(),
-            sha2::Sha512::digest(b"header.payload").as_slice()
+            &sha2::Sha512::digest(b"header.payload")[..]
         );
     }
 }

@@ -3,7 +3,8 @@
 use std::fmt;
 use std::sync::OnceLock;
 
-use super::ecdsa::{Curve, CurveSpec, VerifyingKey};
+use super::bigint::limbs_from_hex;
+use super::ecdsa::{fixed_montgomery_mul, Curve, CurveSpec, VerifyingKey};
 use super::KeyError;
 
 /// Length of a coordinate, a scalar and each half of a signature, in bytes.
@@ -12,12 +13,18 @@ pub const FIELD_BYTES: usize = 32;
 const LIMBS: usize = FIELD_BYTES / 4;
 
 /// Curve constants from SEC 2 / NIST SP 800-186.
-const SPEC: CurveSpec = CurveSpec {
-    p: "ffffffff00000001000000000000000000000000ffffffffffffffffffffffff",
-    n: "ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551",
-    b: "5ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604b",
-    gx: "6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296",
-    gy: "4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5",
+const P: [u32; LIMBS] =
+    limbs_from_hex("ffffffff00000001000000000000000000000000ffffffffffffffffffffffff");
+
+fixed_montgomery_mul!(p_mul, LIMBS, P, [1, 2, 3, 4, 5, 6, 7]);
+
+const SPEC: CurveSpec<LIMBS> = CurveSpec {
+    p: P,
+    p_mul,
+    n: limbs_from_hex("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551"),
+    b: limbs_from_hex("5ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604b"),
+    gx: limbs_from_hex("6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296"),
+    gy: limbs_from_hex("4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5"),
     hash: super::Hash::Sha256,
     base_window: 6,
     key_window: 5,

@@ -3,7 +3,8 @@
 use std::fmt;
 use std::sync::OnceLock;
 
-use super::ecdsa::{Curve, CurveSpec, VerifyingKey};
+use super::bigint::limbs_from_hex;
+use super::ecdsa::{fixed_montgomery_mul, Curve, CurveSpec, VerifyingKey};
 use super::KeyError;
 
 /// Length of a coordinate, a scalar and each half of a signature, in bytes.
@@ -12,12 +13,17 @@ pub const FIELD_BYTES: usize = 48;
 const LIMBS: usize = FIELD_BYTES / 4;
 
 /// Curve constants from SEC 2 / NIST SP 800-186.
-const SPEC: CurveSpec = CurveSpec {
-    p: "fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffeffffffff0000000000000000ffffffff",
-    n: "ffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973",
-    b: "b3312fa7e23ee7e4988e056be3f82d19181d9c6efe8141120314088f5013875ac656398d8a2ed19d2a85c8edd3ec2aef",
-    gx: "aa87ca22be8b05378eb1c71ef320ad746e1d3b628ba79b9859f741e082542a385502f25dbf55296c3a545e3872760ab7",
-    gy: "3617de4a96262c6f5d9e98bf9292dc29f8f41dbd289a147ce9da3113b5f0b8c00a60b1ce1d7e819d7a431d7c90ea0e5f",
+const P: [u32; LIMBS] = limbs_from_hex("fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffeffffffff0000000000000000ffffffff");
+
+fixed_montgomery_mul!(p_mul, LIMBS, P, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+
+const SPEC: CurveSpec<LIMBS> = CurveSpec {
+    p: P,
+    p_mul,
+    n: limbs_from_hex("ffffffffffffffffffffffffffffffffffffffffffffffffc7634d81f4372ddf581a0db248b0a77aecec196accc52973"),
+    b: limbs_from_hex("b3312fa7e23ee7e4988e056be3f82d19181d9c6efe8141120314088f5013875ac656398d8a2ed19d2a85c8edd3ec2aef"),
+    gx: limbs_from_hex("aa87ca22be8b05378eb1c71ef320ad746e1d3b628ba79b9859f741e082542a385502f25dbf55296c3a545e3872760ab7"),
+    gy: limbs_from_hex("3617de4a96262c6f5d9e98bf9292dc29f8f41dbd289a147ce9da3113b5f0b8c00a60b1ce1d7e819d7a431d7c90ea0e5f"),
     hash: super::Hash::Sha384,
     base_window: 6,
     key_window: 5,

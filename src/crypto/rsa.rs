@@ -140,22 +140,23 @@ impl RsaPublicKey {
     fn power(&self, base: &[u32]) -> Vec<u32> {
         let (n, factor) = (&self.n[..], self.factor);
         let limbs = n.len();
+        let mut wide = vec![0u32; 2 * limbs];
         let mut base_form = vec![0u32; limbs];
-        bigint::mont_mul(&mut base_form, base, &self.r_squared, n, factor);
+        bigint::mont_mul_wide(&mut base_form, &mut wide, base, &self.r_squared, n, factor);
         let mut acc = base_form.clone();
         let mut scratch = vec![0u32; limbs];
         let top_bit = 31 - self.exponent.leading_zeros();
         for bit in (0..top_bit).rev() {
-            bigint::mont_mul(&mut scratch, &acc, &acc, n, factor);
+            bigint::mont_mul_wide(&mut scratch, &mut wide, &acc, &acc, n, factor);
             if self.exponent >> bit & 1 == 1 {
-                bigint::mont_mul(&mut acc, &scratch, &base_form, n, factor);
+                bigint::mont_mul_wide(&mut acc, &mut wide, &scratch, &base_form, n, factor);
             } else {
                 std::mem::swap(&mut acc, &mut scratch);
             }
         }
         let mut one = vec![0u32; limbs];
         one[0] = 1;
-        bigint::mont_mul(&mut scratch, &acc, &one, n, factor);
+        bigint::mont_mul_wide(&mut scratch, &mut wide, &acc, &one, n, factor);
         scratch
     }
 }
@@ -195,7 +196,7 @@ fn digest_info_prefix(hash: Hash) -> &'static [u8] {
 
 /// EMSA-PSS-VERIFY (RFC 8017 §9.1.2) with salt length = digest length.
 fn pss_encoding_matches(hash: Hash, message: &[u8], encoded: &[u8], encoded_bits: usize) -> bool {
-    let digest_len = hash.len();
+    let digest_len = hash.output_len();
     let salt_len = digest_len;
     let encoded_len = encoded.len();
     if encoded_len < digest_len + salt_len + 2 || encoded[encoded_len - 1] != 0xbc {
@@ -223,7 +224,7 @@ fn pss_encoding_matches(hash: Hash, message: &[u8], encoded: &[u8], encoded_bits
 
 /// MGF1 (RFC 8017 §B.2.1) output of `len` bytes.
 fn mgf1(hash: Hash, seed: &[u8], len: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(len + hash.len());
+    let mut out = Vec::with_capacity(len + hash.output_len());
     let mut counter = 0u32;
     while out.len() < len {
         out.extend_from_slice(hash.digest(&[seed, &counter.to_be_bytes()]).as_bytes());
