@@ -93,7 +93,6 @@ impl<const N: usize> Modulus<N> {
         modulus
     }
 
-    #[inline(always)]
     fn mul(&self, a: &Limbs<N>, b: &Limbs<N>) -> Limbs<N> {
         if let Some(fixed_mul) = self.fixed_mul {
             return fixed_mul(a, b);
