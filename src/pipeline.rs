@@ -136,7 +136,9 @@ fn decide_inner(
     };
     let extracted = extract(&config.token_sources, &credentials).map_err(Refusal::Credentials)?;
     let cache_key = cache.key_of(&extracted.token);
-    let cached = cache_key.and_then(|key| cache.get(&key, |p| keys.key_generation(p), now_s));
+    let cached = cache_key
+        .as_ref()
+        .and_then(|key| cache.get(key, |p| keys.key_generation(p), now_s));
     let claims = match cached {
         Some((_, claims)) => claims,
         None => match verify_token(

@@ -1,5 +1,6 @@
 //! Verified-token cache: a token that passed every check is not checked
-//! again while it stays valid. An entry is keyed by the SHA-256 of the token,
+//! again while it stays valid. An entry is keyed by the token itself (a
+//! lookup compares the whole token, so no two tokens can share an entry),
 //! holds only successes (so a valid token can never fail from the cache),
 //! and ends at the token's `exp` (with the clock skew) or when the
 //! provider's key set changes, whichever comes first. Bounded: the oldest
@@ -9,14 +10,15 @@ use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 
 use serde_json::{Map, Value};
-use sha2::{Digest, Sha256};
 
 pub type Claims = Rc<Map<String, Value>>;
 
-/// What an entry is found by: the SHA-256 of the token, computed once per
-/// request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct TokenKey([u8; 32]);
+/// What an entry is found by: the whole token. Only tokens that passed
+/// verification are stored, each at most `max_token_bytes` long. A
+/// cryptographic hash of the token would do as well but costs more per
+/// request than the comparison.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TokenKey(Rc<str>);
 
 struct Entry {
     provider: usize,
@@ -50,9 +52,9 @@ impl TokenCache {
         self.entries.is_empty()
     }
 
-    /// The key of `token`; `None` when the cache is off, so nothing is hashed.
+    /// The key of `token`; `None` when the cache is off, so nothing is kept.
     pub fn key_of(&self, token: &str) -> Option<TokenKey> {
-        (self.capacity > 0).then(|| TokenKey(Sha256::digest(token.as_bytes()).into()))
+        (self.capacity > 0).then(|| TokenKey(Rc::from(token)))
     }
 
     /// The provider and claims of a token verified before, if that still
@@ -98,7 +100,7 @@ impl TokenCache {
             valid_until_s,
             claims,
         };
-        if self.entries.insert(key, entry).is_none() {
+        if self.entries.insert(key.clone(), entry).is_none() {
             self.insertion_order.push_back(key);
         }
         // Entries removed on expiry leave stale hashes behind; keep the
