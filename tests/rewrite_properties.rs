@@ -370,15 +370,24 @@ mod whole_request {
         request: &Request,
         forward: &Forward,
     ) -> Result<(), TestCaseError> {
-        for name in TENANT_HEADERS
+        // Every client copy the request carries is removed; the
+        // authorization header always is.
+        let carried = request
+            .client_headers
             .iter()
-            .chain([&IDENTITY_HEADER, &"authorization"])
-        {
+            .map(|(name, _)| *name)
+            .chain(["authorization"]);
+        for name in carried {
             prop_assert!(
                 forward.remove_headers.iter().any(|h| h == name),
                 "{} kept",
                 name
             );
+        }
+        for name in TENANT_HEADERS.iter().chain([&IDENTITY_HEADER]) {
+            let sent = request.client_headers.iter().any(|(n, _)| n == name);
+            let removed = forward.remove_headers.iter().any(|h| h == name);
+            prop_assert!(sent || !removed, "{} removed but never sent", name);
         }
         prop_assert_eq!(set(forward, IDENTITY_HEADER), vec!["alice"]);
         let is_read = forward.path.contains("/api/v1/query")

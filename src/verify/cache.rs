@@ -20,6 +20,13 @@ pub type Claims = Rc<Map<String, Value>>;
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct TokenKey(Rc<str>);
 
+/// Lets a lookup use the token as the request carries it, without a copy.
+impl std::borrow::Borrow<str> for TokenKey {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
 struct Entry {
     provider: usize,
     key_generation: u64,
@@ -61,11 +68,11 @@ impl TokenCache {
     /// holds: not expired, and the provider's keys unchanged.
     pub fn get(
         &mut self,
-        key: &TokenKey,
+        token: &str,
         key_generation: impl Fn(usize) -> Option<u64>,
         now_s: u64,
     ) -> Option<(usize, Claims)> {
-        let entry = self.entries.get(key)?;
+        let entry = self.entries.get(token)?;
         let fresh = entry
             .valid_until_s
             .is_none_or(|until| (now_s as f64) < until)
@@ -73,7 +80,7 @@ impl TokenCache {
         if fresh {
             Some((entry.provider, entry.claims.clone()))
         } else {
-            self.entries.remove(key);
+            self.entries.remove(token);
             None
         }
     }
@@ -129,20 +136,20 @@ mod tests {
     fn entries_end_at_expiry_and_on_key_change() {
         let mut cache = TokenCache::new(4);
         cache.insert(key("a"), 0, 7, Some(100.0), claims());
-        assert!(cache.get(&key("a"), |_| Some(7), 99).is_some());
-        assert!(cache.get(&key("a"), |_| Some(7), 100).is_none(), "expired");
+        assert!(cache.get("a", |_| Some(7), 99).is_some());
+        assert!(cache.get("a", |_| Some(7), 100).is_none(), "expired");
         cache.insert(key("b"), 0, 7, None, claims());
         assert!(
-            cache.get(&key("b"), |_| Some(8), 0).is_none(),
+            cache.get("b", |_| Some(8), 0).is_none(),
             "keys changed"
         );
         assert!(
-            cache.get(&key("b"), |_| Some(7), 0).is_none(),
+            cache.get("b", |_| Some(7), 0).is_none(),
             "gone after the miss"
         );
         cache.insert(key("c"), 0, 7, None, claims());
-        assert!(cache.get(&key("c"), |_| None, 0).is_none(), "keys dropped");
-        assert!(cache.get(&key("unknown"), |_| Some(7), 0).is_none());
+        assert!(cache.get("c", |_| None, 0).is_none(), "keys dropped");
+        assert!(cache.get("unknown", |_| Some(7), 0).is_none());
     }
 
     #[test]
@@ -153,13 +160,13 @@ mod tests {
         }
         assert_eq!(cache.len(), 2);
         assert!(
-            cache.get(&key("a"), |_| Some(1), 0).is_none(),
+            cache.get("a", |_| Some(1), 0).is_none(),
             "oldest evicted"
         );
-        assert!(cache.get(&key("c"), |_| Some(1), 0).is_some());
+        assert!(cache.get("c", |_| Some(1), 0).is_some());
         for index in 0..100 {
             cache.insert(key(&index.to_string()), 0, 1, Some(1.0), claims());
-            cache.get(&key(&index.to_string()), |_| Some(1), 5);
+            cache.get(&index.to_string(), |_| Some(1), 5);
         }
         assert!(cache.insertion_order.len() <= 4);
         assert_eq!(
