@@ -139,10 +139,7 @@ mod tests {
         assert!(cache.get("a", |_| Some(7), 99).is_some());
         assert!(cache.get("a", |_| Some(7), 100).is_none(), "expired");
         cache.insert(key("b"), 0, 7, None, claims());
-        assert!(
-            cache.get("b", |_| Some(8), 0).is_none(),
-            "keys changed"
-        );
+        assert!(cache.get("b", |_| Some(8), 0).is_none(), "keys changed");
         assert!(
             cache.get("b", |_| Some(7), 0).is_none(),
             "gone after the miss"
@@ -159,10 +156,7 @@ mod tests {
             cache.insert(key(token), 0, 1, None, claims());
         }
         assert_eq!(cache.len(), 2);
-        assert!(
-            cache.get("a", |_| Some(1), 0).is_none(),
-            "oldest evicted"
-        );
+        assert!(cache.get("a", |_| Some(1), 0).is_none(), "oldest evicted");
         assert!(cache.get("c", |_| Some(1), 0).is_some());
         for index in 0..100 {
             cache.insert(key(&index.to_string()), 0, 1, Some(1.0), claims());
