@@ -67,6 +67,55 @@ macro_rules! fixed_montgomery_mul {
 }
 pub(crate) use fixed_montgomery_mul;
 
+/// Defines, in a curve's module, the curve (its base-point table built on
+/// first use) and its `PublicKey` type, from the module's `SPEC` and `LIMBS`.
+macro_rules! curve_public_key {
+    ($name:literal) => {
+        fn curve() -> &'static $crate::crypto::ecdsa::Curve<LIMBS> {
+            static CURVE: std::sync::OnceLock<$crate::crypto::ecdsa::Curve<LIMBS>> =
+                std::sync::OnceLock::new();
+            CURVE.get_or_init(|| $crate::crypto::ecdsa::Curve::new(&SPEC))
+        }
+
+        #[doc = concat!("A ", $name, " public key, validated, with its table of multiples.")]
+        #[derive(Clone, PartialEq)]
+        pub struct PublicKey($crate::crypto::ecdsa::VerifyingKey<LIMBS>);
+
+        impl std::fmt::Debug for PublicKey {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_tuple(concat!($name, " PublicKey"))
+                    .field(&$crate::crypto::hex(&self.to_sec1_uncompressed()))
+                    .finish()
+            }
+        }
+
+        impl PublicKey {
+            /// A key from big-endian affine coordinates of exactly
+            /// `FIELD_BYTES` bytes each (the JWK `x` and `y`, RFC 7518 §6.2.1).
+            pub fn from_affine(x: &[u8], y: &[u8]) -> Result<PublicKey, $crate::crypto::KeyError> {
+                $crate::crypto::ecdsa::VerifyingKey::from_affine(curve(), x, y).map(PublicKey)
+            }
+
+            /// A key from its SEC 1 encoding, uncompressed or compressed.
+            pub fn from_sec1(bytes: &[u8]) -> Result<PublicKey, $crate::crypto::KeyError> {
+                $crate::crypto::ecdsa::VerifyingKey::from_sec1(curve(), bytes).map(PublicKey)
+            }
+
+            /// `0x04 || x || y`.
+            pub fn to_sec1_uncompressed(&self) -> Vec<u8> {
+                self.0.to_sec1_uncompressed()
+            }
+
+            /// Whether `signature`, the JWS form `r || s` of exactly
+            /// `2 * FIELD_BYTES` bytes, is a valid signature of `message`.
+            pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+                self.0.verify(message, signature)
+            }
+        }
+    };
+}
+pub(crate) use curve_public_key;
+
 /// Arithmetic modulo an odd `m`, in Montgomery form where it multiplies.
 pub(crate) struct Modulus<const N: usize> {
     m: Limbs<N>,

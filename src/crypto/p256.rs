@@ -1,11 +1,7 @@
 //! ES256: ECDSA over NIST P-256 with SHA-256 (RFC 7518 §3.4).
 
-use std::fmt;
-use std::sync::OnceLock;
-
 use super::bigint::limbs_from_hex;
-use super::ecdsa::{fixed_montgomery_mul, Curve, CurveSpec, VerifyingKey};
-use super::KeyError;
+use super::ecdsa::{curve_public_key, fixed_montgomery_mul, CurveSpec};
 
 /// Length of a coordinate, a scalar and each half of a signature, in bytes.
 pub const FIELD_BYTES: usize = 32;
@@ -30,44 +26,4 @@ const SPEC: CurveSpec<LIMBS> = CurveSpec {
     key_window: 5,
 };
 
-/// The curve and its base-point table, built on first use.
-fn curve() -> &'static Curve<LIMBS> {
-    static CURVE: OnceLock<Curve<LIMBS>> = OnceLock::new();
-    CURVE.get_or_init(|| Curve::new(&SPEC))
-}
-
-/// A P-256 public key, validated, with its table of multiples.
-#[derive(Clone, PartialEq)]
-pub struct PublicKey(VerifyingKey<LIMBS>);
-
-impl fmt::Debug for PublicKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("p256::PublicKey")
-            .field(&super::hex(&self.to_sec1_uncompressed()))
-            .finish()
-    }
-}
-
-impl PublicKey {
-    /// A key from big-endian affine coordinates of exactly [`FIELD_BYTES`]
-    /// bytes each (the JWK `x` and `y`, RFC 7518 §6.2.1).
-    pub fn from_affine(x: &[u8], y: &[u8]) -> Result<PublicKey, KeyError> {
-        VerifyingKey::from_affine(curve(), x, y).map(PublicKey)
-    }
-
-    /// A key from its SEC 1 encoding, uncompressed or compressed.
-    pub fn from_sec1(bytes: &[u8]) -> Result<PublicKey, KeyError> {
-        VerifyingKey::from_sec1(curve(), bytes).map(PublicKey)
-    }
-
-    /// `0x04 || x || y`.
-    pub fn to_sec1_uncompressed(&self) -> Vec<u8> {
-        self.0.to_sec1_uncompressed()
-    }
-
-    /// Whether `signature`, the JWS form `r || s` of exactly
-    /// `2 * FIELD_BYTES` bytes, is a valid signature of `message`.
-    pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
-        self.0.verify(message, signature)
-    }
-}
+curve_public_key!("P-256");
