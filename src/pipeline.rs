@@ -135,14 +135,15 @@ fn decide_inner(
         query: &query,
     };
     let extracted = extract(&config.token_sources, &credentials).map_err(Refusal::Credentials)?;
-    let cached = cache.get(&extracted.token, |p| keys.key_generation(p), now_s);
+    let cache_key = cache.key_of(&extracted.token);
+    let cached = cache_key.and_then(|key| cache.get(&key, |p| keys.key_generation(p), now_s));
     let claims = match cached {
         Some((_, claims)) => claims,
         None => match verify_token(
             config,
             &extracted.token,
             keys,
-            cache.key_of(&extracted.token).map(|key| (cache, key)),
+            cache_key.map(|key| (cache, key)),
             now_s,
         )? {
             Verified::Claims(claims) => claims,
