@@ -108,7 +108,7 @@ unit-wasm: deps-rust deps-node
 	cargo test --target $(WASM_TARGET) --test wycheproof --test crypto_differential
 
 # Many more differential cases, optimised (CRYPTO_CASES per property).
-CRYPTO_CASES ?= 5000
+CRYPTO_CASES ?= 20000
 crypto-long:
 	PROPTEST_CASES=$(CRYPTO_CASES) cargo test --release --test crypto_differential
 

@@ -26,6 +26,8 @@ const SPEC: CurveSpec<LIMBS> = CurveSpec {
     gx: limbs_from_hex("6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296"),
     gy: limbs_from_hex("4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5"),
     hash: super::Hash::Sha256,
+    // Table sizes: G 43 x 32 x 64 B = 86 KiB, once; Q 52 windows x 16 points x 64 B = 52 KiB per key.
+    // Wider windows mean fewer additions per verification but more memory.
     base_window: 6,
     key_window: 5,
 };
