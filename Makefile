@@ -121,7 +121,7 @@ unit-wasm: deps-rust deps-node
 	CARGO_TARGET_DIR=target/release-tests cargo test --release --target $(WASM_TARGET) --test wycheproof
 
 # Many more differential cases, optimised (CRYPTO_CASES per property).
-CRYPTO_CASES ?= 5000
+CRYPTO_CASES ?= 20000
 crypto-long:
 	PROPTEST_CASES=$(CRYPTO_CASES) cargo test --release --test crypto_differential
 

@@ -394,7 +394,7 @@ proptest! {
     }
 
     #[test]
-    fn ec_point_parsing_agrees(
+    fn p256_point_parsing_agrees(
         bytes in proptest::collection::vec(any::<u8>(), 0..100),
         key in 0usize..4,
         form in 0u8..4,
@@ -416,6 +416,37 @@ proptest! {
         };
         let reference = p256::ecdsa::VerifyingKey::from_sec1_bytes(&encoded).ok();
         let ours = crypto::p256::PublicKey::from_sec1(&encoded).ok();
+        prop_assert_eq!(
+            ours.map(|key| key.to_sec1_uncompressed()),
+            reference.map(|key| key.to_encoded_point(false).as_bytes().to_vec())
+        );
+    }
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn p384_point_parsing_agrees(
+        bytes in proptest::collection::vec(any::<u8>(), 0..100),
+        key in 0usize..3,
+        form in 0u8..4,
+        coordinate_bits in any::<usize>(),
+    ) {
+        let encoded = match form {
+            0 => bytes,
+            _ => {
+                let public = p384_keys()[key].0.verifying_key().to_encoded_point(form == 1);
+                let mut encoded = public.as_bytes().to_vec();
+                if form == 3 {
+                    let bit = coordinate_bits % (8 * (encoded.len() - 1));
+                    encoded[1 + bit / 8] ^= 1 << (bit % 8);
+                }
+                encoded
+            }
+        };
+        let reference = p384::ecdsa::VerifyingKey::from_sec1_bytes(&encoded).ok();
+        let ours = crypto::p384::PublicKey::from_sec1(&encoded).ok();
         prop_assert_eq!(
             ours.map(|key| key.to_sec1_uncompressed()),
             reference.map(|key| key.to_encoded_point(false).as_bytes().to_vec())

@@ -52,3 +52,53 @@ impl PublicKey {
             .is_ok_and(|signature| self.0.verify_strict(message, &signature).is_ok())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_small_order_and_non_canonical_keys() {
+        // y = 1: the identity.
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        assert_eq!(PublicKey::from_bytes(&identity), Err(KeyError::WeakKey));
+        // y = p + 1 = 2^255 - 18, another spelling of the identity.
+        let mut non_canonical = [0xffu8; 32];
+        non_canonical[0] = 0xee;
+        non_canonical[31] = 0x7f;
+        assert_eq!(
+            PublicKey::from_bytes(&non_canonical),
+            Err(KeyError::Encoding)
+        );
+        // x = 0 with the sign bit set does not decode (RFC 8032 §5.1.3).
+        let mut negative_zero = identity;
+        negative_zero[31] |= 0x80;
+        assert!(PublicKey::from_bytes(&negative_zero).is_err());
+        assert_eq!(PublicKey::from_bytes(&[1; 31]), Err(KeyError::Encoding));
+    }
+
+    fn bytes(hex: &str) -> Vec<u8> {
+        (0..hex.len() / 2)
+            .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn verifies_the_rfc_8032_example_and_nothing_near_it() {
+        // RFC 8032 §7.1, test 1: the empty message.
+        let encoded = bytes("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a");
+        let key = PublicKey::from_bytes(&encoded).unwrap();
+        assert_eq!(key.as_bytes().as_slice(), encoded.as_slice());
+        let signature = bytes(concat!(
+            "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555",
+            "fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b"
+        ));
+        assert!(key.verify(b"", &signature));
+        assert!(!key.verify(b"x", &signature));
+        let mut flipped = signature.clone();
+        flipped[40] ^= 4;
+        assert!(!key.verify(b"", &flipped));
+        assert!(!key.verify(b"", &signature[..63]));
+    }
+}

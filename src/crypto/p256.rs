@@ -22,8 +22,73 @@ const SPEC: CurveSpec<LIMBS> = CurveSpec {
     gx: limbs_from_hex("6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296"),
     gy: limbs_from_hex("4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5"),
     hash: super::Hash::Sha256,
+    // Table sizes: G 43 x 32 x 64 B = 86 KiB, once; Q 52 windows x 16 points x 64 B = 52 KiB per key.
+    // Wider windows mean fewer additions per verification but more memory.
     base_window: 6,
     key_window: 5,
 };
 
 curve_public_key!("P-256");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::KeyError;
+
+    const GX: &str = "6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296";
+    const GY: &str = "4fe342e2fe1a7f9b8ee7eb4a7c0f9e162bce33576b315ececbb6406837bf51f5";
+
+    fn bytes(hex: &str) -> Vec<u8> {
+        (0..hex.len() / 2)
+            .map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn accepts_a_point_on_the_curve_in_every_encoding() {
+        let key = PublicKey::from_affine(&bytes(GX), &bytes(GY)).unwrap();
+        let uncompressed = key.to_sec1_uncompressed();
+        assert_eq!(uncompressed, [vec![4], bytes(GX), bytes(GY)].concat());
+        assert_eq!(PublicKey::from_sec1(&uncompressed).unwrap(), key);
+        // Gy is odd.
+        let compressed = [vec![3], bytes(GX)].concat();
+        assert_eq!(PublicKey::from_sec1(&compressed).unwrap(), key);
+        let other = PublicKey::from_sec1(&[vec![2], bytes(GX)].concat()).unwrap();
+        assert_ne!(other, key);
+    }
+
+    #[test]
+    fn refuses_points_off_the_curve_out_of_range_or_badly_encoded() {
+        let mut y = bytes(GY);
+        y[31] ^= 1;
+        assert_eq!(
+            PublicKey::from_affine(&bytes(GX), &y),
+            Err(KeyError::NotOnCurve)
+        );
+        assert_eq!(
+            PublicKey::from_affine(&[0; 32], &[0; 32]),
+            Err(KeyError::NotOnCurve)
+        );
+        let p = bytes("ffffffff00000001000000000000000000000000ffffffffffffffffffffffff");
+        assert_eq!(
+            PublicKey::from_affine(&p, &bytes(GY)),
+            Err(KeyError::CoordinateOutOfRange)
+        );
+        assert_eq!(
+            PublicKey::from_affine(&bytes(GX)[1..], &bytes(GY)),
+            Err(KeyError::Encoding)
+        );
+        assert_eq!(PublicKey::from_sec1(&[0]), Err(KeyError::Identity));
+        assert_eq!(PublicKey::from_sec1(&[]), Err(KeyError::Encoding));
+        let wrong_tag = [vec![5], bytes(GX), bytes(GY)].concat();
+        assert_eq!(PublicKey::from_sec1(&wrong_tag), Err(KeyError::Encoding));
+    }
+
+    #[test]
+    fn signatures_of_the_wrong_length_or_with_zero_halves_fail() {
+        let key = PublicKey::from_affine(&bytes(GX), &bytes(GY)).unwrap();
+        for signature in [vec![1u8; 63], vec![1u8; 65], vec![0u8; 64], vec![]] {
+            assert!(!key.verify(b"message", &signature));
+        }
+    }
+}
