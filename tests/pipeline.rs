@@ -162,6 +162,11 @@ fn query_head(authorization: &str) -> RequestHead<'_> {
     }
 }
 
+/// An `Authorization` value with an ES256 token of the test key.
+fn es256_bearer(token_claims: Value) -> String {
+    format!("Bearer {}", mint("ES256", "p256", json!({}), token_claims))
+}
+
 fn query_with(token: &str) -> Decision {
     let bearer = format!("Bearer {token}");
     run(
@@ -354,10 +359,7 @@ fn refused_headers_and_tampering() {
 #[test]
 fn credentials_must_be_a_single_bearer_token() {
     let config = config("vm_single");
-    let token = format!(
-        "Bearer {}",
-        mint("ES256", "p256", json!({}), claims(json!({})))
-    );
+    let token = es256_bearer(claims(json!({})));
     assert_eq!(
         run(&config, "GET", "/api/v1/query", &[]),
         Decision::Refuse(Refusal::Credentials(ExtractError::Missing))
@@ -371,10 +373,7 @@ fn credentials_must_be_a_single_bearer_token() {
 #[test]
 fn requests_wait_while_keys_load() {
     let config = config("vm_single");
-    let bearer = format!(
-        "Bearer {}",
-        mint("ES256", "p256", json!({}), claims(json!({})))
-    );
+    let bearer = es256_bearer(claims(json!({})));
     let head = query_head(&bearer);
     assert_eq!(
         decide(
@@ -440,10 +439,7 @@ fn unknown_kid_waits_for_a_refetch_when_the_host_allows_it() {
         Decision::Refuse(Refusal::InvalidToken(TokenError::UnknownKeyId))
     );
     // A known kid never asks for a refetch.
-    let known = format!(
-        "Bearer {}",
-        mint("ES256", "p256", json!({}), claims(json!({})))
-    );
+    let known = es256_bearer(claims(json!({})));
     let head = RequestHead {
         headers: vec![("authorization", known.as_str())],
         ..head
@@ -458,20 +454,12 @@ fn unknown_kid_waits_for_a_refetch_when_the_host_allows_it() {
 fn tenancy_decides_after_the_token_is_valid() {
     let config = config("vm_single");
     let read_only = claims(json!({"vm_access": {"extra_labels": {"tenant": "team-a"}, "mode": 1}}));
-    let bearer = format!("Bearer {}", mint("ES256", "p256", json!({}), read_only));
+    let bearer = es256_bearer(read_only);
     assert_eq!(
         run(&config, "POST", "/api/v1/import/prometheus", &[&bearer]),
         Decision::Refuse(Refusal::Forbidden(TenancyError::WriteNotAllowed))
     );
-    let no_access = format!(
-        "Bearer {}",
-        mint(
-            "ES256",
-            "p256",
-            json!({}),
-            claims(json!({"vm_access": null}))
-        )
-    );
+    let no_access = es256_bearer(claims(json!({"vm_access": null})));
     assert_eq!(
         run(&config, "GET", "/api/v1/query", &[&no_access]),
         Decision::Refuse(Refusal::Forbidden(TenancyError::NoAccessClaim))
@@ -500,7 +488,7 @@ fn cluster_backend_routes_to_the_tenant() {
 }
 
 fn decide_with(config: &Config, token_claims: Value) -> Decision {
-    let bearer = format!("Bearer {}", mint("ES256", "p256", json!({}), token_claims));
+    let bearer = es256_bearer(token_claims);
     run(config, "GET", "/api/v1/query?query=up", &[&bearer])
 }
 
@@ -638,15 +626,7 @@ fn tokens_come_from_the_configured_sources_and_do_not_go_upstream() {
 #[test]
 fn verified_tokens_are_cached_until_expiry_or_a_key_change() {
     let config = config("vm_single");
-    let bearer = format!(
-        "Bearer {}",
-        mint(
-            "ES256",
-            "p256",
-            json!({}),
-            claims(json!({"exp": NOW + 100}))
-        )
-    );
+    let bearer = es256_bearer(claims(json!({"exp": NOW + 100})));
     let head = query_head(&bearer);
     let mut cache = TokenCache::new(16);
     let mut store = TestKeys {
@@ -726,10 +706,7 @@ fn decide_request(
 }
 
 fn bearer_with(extra_claims: Value) -> String {
-    format!(
-        "Bearer {}",
-        mint("ES256", "p256", json!({}), claims(extra_claims))
-    )
+    es256_bearer(claims(extra_claims))
 }
 
 fn forward(decision: Decision) -> Forward {

@@ -99,11 +99,13 @@ fn malformed(what: &'static str) -> impl Fn(DerError) -> PemError {
 }
 
 /// `AlgorithmIdentifier`: the algorithm and, for EC keys, the curve.
-fn algorithm(reader: &mut Reader<'_>) -> Result<(Vec<u8>, Option<Vec<u8>>), DerError> {
+type Oid<'a> = &'a [u8];
+
+fn algorithm<'a>(reader: &mut Reader<'a>) -> Result<(Oid<'a>, Option<Oid<'a>>), DerError> {
     let mut identifier = reader.sequence()?;
-    let oid = identifier.read(der::OBJECT_IDENTIFIER)?.to_vec();
+    let oid = identifier.read(der::OBJECT_IDENTIFIER)?;
     let parameter = match identifier.peek_tag() {
-        Some(der::OBJECT_IDENTIFIER) => Some(identifier.read(der::OBJECT_IDENTIFIER)?.to_vec()),
+        Some(der::OBJECT_IDENTIFIER) => Some(identifier.read(der::OBJECT_IDENTIFIER)?),
         // RSA keys carry NULL parameters.
         Some(0x05) => {
             identifier.read(0x05)?;
@@ -127,9 +129,9 @@ pub fn from_spki(bytes: &[u8]) -> Result<PublicKey, PemError> {
         Ok((oid, parameter, key))
     };
     let (oid, parameter, key) = read().map_err(malformed("SubjectPublicKeyInfo"))?;
-    match oid.as_slice() {
+    match oid {
         RSA_ENCRYPTION => from_pkcs1_public(key),
-        EC_PUBLIC_KEY => Ok(PublicKey::ec(curve(parameter.as_deref())?, key)?),
+        EC_PUBLIC_KEY => Ok(PublicKey::ec(curve(parameter)?, key)?),
         ED25519 => Ok(PublicKey::ed25519(key)?),
         _ => Err(PemError::UnsupportedAlgorithm),
     }
@@ -179,9 +181,9 @@ fn from_pkcs8(bytes: &[u8]) -> Result<PublicKey, PemError> {
         Ok((oid, parameter, private_key, public_key))
     };
     let (oid, parameter, private_key, public_key) = read().map_err(malformed("PrivateKeyInfo"))?;
-    match oid.as_slice() {
+    match oid {
         RSA_ENCRYPTION => from_pkcs1_private(private_key),
-        EC_PUBLIC_KEY => from_sec1(private_key, Some(curve(parameter.as_deref())?)),
+        EC_PUBLIC_KEY => from_sec1(private_key, Some(curve(parameter)?)),
         ED25519 => match public_key {
             Some(public) => Ok(PublicKey::ed25519(public)?),
             None => {
