@@ -5,7 +5,8 @@
 //! [`extract`] the token → [`keys`] find the verification key →
 //! [`verify`] signature and claims → [`tenancy`] decide the tenant →
 //! [`rewrite`] the request → [`reply`] with an error when refused.
-//! [`pipeline`] strings the steps together. Everything above is plain Rust
+//! [`pipeline`] strings the steps together; [`verified`] is what it keeps
+//! of a verified token between requests. Everything above is plain Rust
 //! that takes the current time as an argument; only [`host`] talks to the
 //! proxy (and is only built for wasm).
 
@@ -18,6 +19,7 @@ pub mod pipeline;
 pub mod reply;
 pub mod rewrite;
 pub mod tenancy;
+pub mod verified;
 pub mod verify;
 
 #[cfg(target_arch = "wasm32")]

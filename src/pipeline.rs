@@ -10,10 +10,14 @@ use crate::extract::{extract, Credentials, Extracted};
 use crate::keys::KeySet;
 use crate::reply::Refusal;
 use crate::rewrite::{self, body_check, BodyCheck, TENANT_HEADERS};
-use crate::tenancy::{self, enforce, Enforcement, VmTenant};
-use crate::verify::cache::{Claims, TokenCache, TokenKey};
+use crate::tenancy::{Enforcement, VmTenant};
+use crate::verified::VerifiedToken;
+use crate::verify::cache::TokenKey;
 use crate::verify::signature::{Portable, SignatureBackend};
 use crate::verify::{self, token, TokenError};
+
+/// Verified tokens, with what they grant.
+pub type TokenCache = crate::verify::cache::TokenCache<VerifiedToken>;
 
 /// The parts of a request the decision needs.
 #[derive(Debug, Clone, Default)]
@@ -137,8 +141,8 @@ fn decide_inner(
     let extracted = extract(&config.token_sources, &credentials).map_err(Refusal::Credentials)?;
     let cache_key = cache.key_of(&extracted.token);
     let cached = cache_key.and_then(|key| cache.get(&key, |p| keys.key_generation(p), now_s));
-    let claims = match cached {
-        Some((_, claims)) => claims,
+    let verified = match cached {
+        Some(verified) => verified,
         None => match verify_token(
             config,
             &extracted.token,
@@ -146,21 +150,20 @@ fn decide_inner(
             cache_key.map(|key| (cache, key)),
             now_s,
         )? {
-            Verified::Claims(claims) => claims,
+            Verified::Token(verified) => verified,
             Verified::Await(decision) => return Ok(decision),
         },
     };
 
     let backend = &config.tenancy.backend;
     let mut route = rewrite::route(head.method, head.target, backend).map_err(Refusal::Request)?;
-    let grant = tenancy::grant(&config.tenancy, &claims).map_err(Refusal::Forbidden)?;
-    let enforcement = enforce(
-        &grant,
-        backend,
-        route.endpoint.operation,
-        requested_tenant(&extracted, backend),
-    )
-    .map_err(Refusal::Forbidden)?;
+    let enforced = verified
+        .enforced(
+            &config.tenancy,
+            route.endpoint.operation,
+            requested_tenant(&extracted, backend),
+        )
+        .map_err(Refusal::Forbidden)?;
     let body_check = match backend {
         // Mimir reads no tenancy from bodies.
         Backend::Mimir { .. } => BodyCheck::None,
@@ -190,9 +193,14 @@ fn decide_inner(
             TokenSource::AuthorizationBearer | TokenSource::BasicPassword => {}
         }
     }
-    tenant_headers(&mut forward, &enforcement);
-    identity_headers(&mut forward, config, &claims);
-    forward.path = rewrite::rewritten_path(&route, &enforcement, backend);
+    tenant_headers(&mut forward, &enforced.enforcement);
+    identity_headers(&mut forward, config, &verified);
+    forward.path = rewrite::rewritten_path(
+        &route,
+        &enforced.enforcement,
+        &enforced.query_arguments,
+        backend,
+    );
     // Each removal is a call into the proxy; a header the request does not
     // carry needs none.
     forward.remove_headers.retain(|name| head.carries(name));
@@ -232,21 +240,22 @@ fn tenant_headers(forward: &mut Forward, enforcement: &Enforcement) {
 
 /// Configured claims as headers; every client copy is removed, also when
 /// the token lacks the claim or its value cannot be sent.
-fn identity_headers(forward: &mut Forward, config: &Config, claims: &Claims) {
-    for identity in &config.identity_headers {
+fn identity_headers(forward: &mut Forward, config: &Config, verified: &VerifiedToken) {
+    let values = verified.identity_values(config);
+    for (identity, value) in config.identity_headers.iter().zip(values) {
         forward
             .remove_headers
             .push(Cow::Owned(identity.header.clone()));
-        if let Some(value) = identity.value(claims) {
+        if let Some(value) = value {
             forward
                 .set_headers
-                .push((Cow::Owned(identity.header.clone()), value));
+                .push((Cow::Owned(identity.header.clone()), value.clone()));
         }
     }
 }
 
 enum Verified {
-    Claims(Claims),
+    Token(Rc<VerifiedToken>),
     Await(Decision),
 }
 
@@ -281,11 +290,11 @@ fn verify_token(
         other => other.map_err(Refusal::InvalidToken)?,
     }
     let valid_until = verify::claims::valid_until_s(&token.claims, provider);
-    let claims = Rc::new(token.claims);
+    let verified = Rc::new(VerifiedToken::new(token.claims));
     if let (Some((cache, key)), Some(generation)) = (cache, keys.key_generation(index)) {
-        cache.insert(key, index, generation, valid_until, claims.clone());
+        cache.insert(key, index, generation, valid_until, verified.clone());
     }
-    Ok(Verified::Claims(claims))
+    Ok(Verified::Token(verified))
 }
 
 /// Headers the decision reads; one that is not UTF-8 is refused.

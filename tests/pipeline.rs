@@ -12,13 +12,13 @@ use signature::{RandomizedSigner, SignatureEncoding, Signer};
 use tenantgate::config::Config;
 use tenantgate::extract::ExtractError;
 use tenantgate::keys::{parse_jwks, KeySet};
+use tenantgate::pipeline::TokenCache;
 use tenantgate::pipeline::{
     check_body, decide, Decision, Forward, KeyStore, RequestHead, StaticKeys,
 };
 use tenantgate::reply::Refusal;
 use tenantgate::rewrite::{BodyCheck, RewriteError};
 use tenantgate::tenancy::TenancyError;
-use tenantgate::verify::cache::TokenCache;
 use tenantgate::verify::TokenError;
 
 const ISSUER: &str = "https://idp.example";

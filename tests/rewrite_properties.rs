@@ -4,6 +4,7 @@
 use proptest::prelude::*;
 
 use tenantgate::config::Backend;
+use tenantgate::rewrite::query::enforcement_arguments;
 use tenantgate::rewrite::{rewritten_path, route};
 use tenantgate::tenancy::Enforcement;
 
@@ -51,7 +52,9 @@ proptest! {
         let target = format!("/api/v1/query?{query}");
         // Targets the filter refuses outright need no rewriting.
         if let Ok(route) = route("GET", &target, &Backend::VmSingle) {
-            let path = rewritten_path(&route, &enforcement(), &Backend::VmSingle);
+            let enforcement = enforcement();
+            let arguments = enforcement_arguments(&enforcement);
+            let path = rewritten_path(&route, &enforcement, &arguments, &Backend::VmSingle);
             let (_, rewritten) = path.split_once('?').expect("enforcement is always set");
             let mut labels = Vec::new();
             let mut filters = Vec::new();
@@ -83,9 +86,9 @@ mod whole_request {
 
     use tenantgate::config::Config;
     use tenantgate::keys::{parse_jwks, KeySet};
+    use tenantgate::pipeline::TokenCache;
     use tenantgate::pipeline::{check_body, decide, Decision, Forward, RequestHead, StaticKeys};
     use tenantgate::rewrite::{BodyCheck, TENANT_HEADERS};
-    use tenantgate::verify::cache::TokenCache;
 
     const ISSUER: &str = "https://idp.example";
     const NOW: u64 = 1_800_000_000;
@@ -313,6 +316,10 @@ mod whole_request {
     }
 
     fn decide_on(config: &Config, request: &Request) -> Decision {
+        decide_with_cache(config, request, &mut TokenCache::new(0))
+    }
+
+    fn decide_with_cache(config: &Config, request: &Request, cache: &mut TokenCache) -> Decision {
         let fixture = fixture();
         let authorization = match (request.tenant, request.basic) {
             (tenant, true) => {
@@ -340,7 +347,7 @@ mod whole_request {
             config,
             &head,
             &mut StaticKeys(vec![Some(&fixture.keys)]),
-            &mut TokenCache::new(0),
+            cache,
             NOW,
         )
     }
@@ -458,6 +465,25 @@ mod whole_request {
             for (backend, config) in &fixture().configs {
                 if let Decision::Forward(forward) = decide_on(config, &request) {
                     check_forwarded(backend, config, &request, &forward)?;
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+        /// The token cache remembers what a token grants: requests after
+        /// the first, whatever they ask for, get what they would get
+        /// without the cache.
+        #[test]
+        fn the_token_cache_changes_no_decision(requests in prop::collection::vec(request(), 1..6)) {
+            for (_, config) in &fixture().configs {
+                let mut cache = TokenCache::new(16);
+                for request in &requests {
+                    prop_assert_eq!(
+                        decide_with_cache(config, request, &mut cache),
+                        decide_on(config, request)
+                    );
                 }
             }
         }

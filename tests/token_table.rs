@@ -6,8 +6,8 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use tenantgate::config::Config;
+use tenantgate::pipeline::TokenCache;
 use tenantgate::pipeline::{decide, Decision, RequestHead, StaticKeys};
-use tenantgate::verify::cache::TokenCache;
 
 #[derive(Deserialize)]
 struct Table {

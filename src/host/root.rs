@@ -16,8 +16,8 @@ use super::log;
 use super::signatures::EnvoySignatures;
 use super::stream::{decide_and_act, refuse, Step, Stream, StreamRef};
 use crate::config::{Config, SignatureBackendChoice};
+use crate::pipeline::TokenCache;
 use crate::reply::Refusal;
-use crate::verify::cache::TokenCache;
 use crate::verify::signature::{Portable, SignatureBackend};
 
 /// Often enough that requests waiting on another worker's fetch resume

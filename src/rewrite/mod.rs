@@ -103,9 +103,15 @@ pub fn route<'a>(
     })
 }
 
-/// The `:path` the backend receives.
-pub fn rewritten_path(route: &Route<'_>, enforcement: &Enforcement, backend: &Backend) -> String {
-    let path = match (backend, enforcement.cluster_tenant) {
+/// The `:path` the backend receives; `arguments` are the enforcement's
+/// query arguments, encoded ([`query::enforcement_arguments`]).
+pub fn rewritten_path(
+    route: &Route<'_>,
+    enforcement: &Enforcement,
+    arguments: &str,
+    backend: &Backend,
+) -> String {
+    let mut path = match (backend, enforcement.cluster_tenant) {
         (
             Backend::VmCluster {
                 select_prefix,
@@ -128,16 +134,16 @@ pub fn rewritten_path(route: &Route<'_>, enforcement: &Enforcement, backend: &Ba
             },
             _,
         ) if route.endpoint.operation == Operation::Read => {
-            format!("{prometheus_prefix}{}", route.endpoint.api_path)
+            [prometheus_prefix.as_str(), route.endpoint.api_path].concat()
         }
         _ => route.target.path.to_string(),
     };
-    let query = query::rewrite_query(route.target.query, enforcement, route.token_param);
-    if query.is_empty() {
-        path
-    } else {
-        format!("{path}?{query}")
+    let query = query::rewrite_query(route.target.query, arguments, route.token_param);
+    if !query.is_empty() {
+        path.push('?');
+        path.push_str(&query);
     }
+    path
 }
 
 #[cfg(test)]
@@ -166,22 +172,24 @@ mod tests {
         let none = Enforcement::default();
         let read = super::route("GET", "/api/v1/query?query=up&extra_label=a=b", &backend).unwrap();
         assert_eq!(
-            rewritten_path(&read, &none, &backend),
+            rewritten_path(&read, &none, "", &backend),
             "/prometheus/api/v1/query?query=up"
         );
         let prefixed = super::route("POST", "/prometheus/api/v1/series", &backend).unwrap();
         assert_eq!(
-            rewritten_path(&prefixed, &none, &backend),
+            rewritten_path(&prefixed, &none, "", &backend),
             "/prometheus/api/v1/series"
         );
         let push = super::route("POST", "/api/v1/push", &backend).unwrap();
-        assert_eq!(rewritten_path(&push, &none, &backend), "/api/v1/push");
+        assert_eq!(rewritten_path(&push, &none, "", &backend), "/api/v1/push");
     }
 
     #[test]
     fn single_node_keeps_the_path_and_sets_arguments() {
         let route = route("GET", "/prometheus/api/v1/query?query=up&extra_label=t=b").unwrap();
-        let path = rewritten_path(&route, &enforcement(None, &["t=a"]), &Backend::VmSingle);
+        let enforcement = enforcement(None, &["t=a"]);
+        let arguments = query::enforcement_arguments(&enforcement);
+        let path = rewritten_path(&route, &enforcement, &arguments, &Backend::VmSingle);
         assert_eq!(path, "/prometheus/api/v1/query?query=up&extra_label=t%3Da");
     }
 
@@ -197,12 +205,12 @@ mod tests {
         });
         let read = super::route("GET", "/api/v1/query?query=up", &backend).unwrap();
         assert_eq!(
-            rewritten_path(&read, &enforcement(tenant, &[]), &backend),
+            rewritten_path(&read, &enforcement(tenant, &[]), "", &backend),
             "/select/7:3/prometheus/api/v1/query?query=up"
         );
         let write = super::route("POST", "/prometheus/api/v1/write", &backend).unwrap();
         assert_eq!(
-            rewritten_path(&write, &enforcement(tenant, &[]), &backend),
+            rewritten_path(&write, &enforcement(tenant, &[]), "", &backend),
             "/vminsert/insert/7:3/prometheus/api/v1/write"
         );
     }

@@ -13,19 +13,29 @@ pub fn is_enforcement_key(key: &str) -> bool {
     ENFORCEMENT_KEYS.contains(&key)
 }
 
-/// The new query string (without `?`), empty when there is nothing to send.
-/// `token_param` is the parameter the token came in, which is dropped too.
-pub fn rewrite_query(
-    query: Option<&str>,
-    enforcement: &Enforcement,
-    token_param: Option<&str>,
-) -> String {
+/// The new query string (without `?`), empty when there is nothing to send:
+/// the client's arguments but enforcement keys and `token_param` (the
+/// parameter the token came in), then `arguments` from
+/// [`enforcement_arguments`].
+pub fn rewrite_query(query: Option<&str>, arguments: &str, token_param: Option<&str>) -> String {
     let mut out = form_urlencoded::Serializer::new(String::new());
     for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
         if !is_enforcement_key(&key) && token_param != Some(key.as_ref()) {
             out.append_pair(&key, &value);
         }
     }
+    let mut query = out.finish();
+    if !query.is_empty() && !arguments.is_empty() {
+        query.push('&');
+    }
+    query.push_str(arguments);
+    query
+}
+
+/// The gateway's own arguments, encoded: every `extra_label`, then every
+/// `extra_filters`.
+pub fn enforcement_arguments(enforcement: &Enforcement) -> String {
+    let mut out = form_urlencoded::Serializer::new(String::new());
     for label in &enforcement.extra_labels {
         out.append_pair("extra_label", label);
     }
@@ -60,7 +70,7 @@ mod tests {
                      &extra_filters%5B%5D=x&extra%5Flabel=team%3Db&extra_filters[]=y&time=1";
         let rewritten = rewrite_query(
             Some(query),
-            &enforcement(&["team=a"], &["{env=\"prod\"}"]),
+            &enforcement_arguments(&enforcement(&["team=a"], &["{env=\"prod\"}"])),
             None,
         );
         assert_eq!(
@@ -78,7 +88,7 @@ mod tests {
     fn keeps_values_exactly_as_decoded() {
         let rewritten = rewrite_query(
             Some("query=rate(x%5B5m%5D)+%2B+1&a=%zz"),
-            &enforcement(&["t=a"], &[]),
+            &enforcement_arguments(&enforcement(&["t=a"], &[])),
             None,
         );
         assert_eq!(pairs(&rewritten)[0].1, "rate(x[5m]) + 1");
@@ -87,18 +97,20 @@ mod tests {
 
     #[test]
     fn no_query_gets_only_the_enforcement() {
+        let arguments = enforcement_arguments(&enforcement(&["t=a"], &[]));
+        assert_eq!(rewrite_query(None, &arguments, None), "extra_label=t%3Da");
+        assert_eq!(rewrite_query(Some("query=up"), "", None), "query=up");
         assert_eq!(
-            rewrite_query(None, &enforcement(&["t=a"], &[]), None),
-            "extra_label=t%3Da"
+            rewrite_query(None, &enforcement_arguments(&enforcement(&[], &[])), None),
+            ""
         );
-        assert_eq!(rewrite_query(None, &enforcement(&[], &[]), None), "");
     }
 
     #[test]
     fn token_parameter_is_dropped() {
         let rewritten = rewrite_query(
             Some("query=up&auth_token=a.b.c"),
-            &enforcement(&["t=a"], &[]),
+            &enforcement_arguments(&enforcement(&["t=a"], &[])),
             Some("auth_token"),
         );
         assert_eq!(rewritten, "query=up&extra_label=t%3Da");

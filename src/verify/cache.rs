@@ -1,18 +1,17 @@
 //! Verified-token cache: a token that passed every check is not checked
 //! again while it stays valid. An entry is keyed by a keyed 128-bit hash of
-//! the token (the token itself is not kept), holds only successes (so a valid token can never fail from the cache),
-//! and ends at the token's `exp` (with the clock skew) or when the
-//! provider's key set changes, whichever comes first. Bounded: the oldest
-//! entry makes room for a new one.
+//! the token (the token itself is not kept), holds only successes (so a
+//! valid token can never fail from the cache), and ends at the token's
+//! `exp` (with the clock skew) or when the provider's key set changes,
+//! whichever comes first. Bounded: the oldest entry makes room for a new
+//! one. What an entry holds is up to the caller (the pipeline keeps the
+//! claims and what they grant).
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::{BuildHasher, Hasher, RandomState};
 use std::rc::Rc;
 
-use serde_json::{Map, Value};
 use siphasher::sip128::{Hasher128, SipHasher13};
-
-pub type Claims = Rc<Map<String, Value>>;
 
 /// What an entry is found by: SipHash-1-3 (128 bits) of the token under a
 /// key drawn at random for each cache. Without that key nobody can make a
@@ -21,24 +20,24 @@ pub type Claims = Rc<Map<String, Value>>;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TokenKey(u128);
 
-struct Entry {
+struct Entry<V> {
     provider: usize,
     key_generation: u64,
     /// Seconds since the epoch; `None` for tokens without `exp`.
     valid_until_s: Option<f64>,
-    claims: Claims,
+    value: Rc<V>,
 }
 
-pub struct TokenCache {
+pub struct TokenCache<V> {
     capacity: usize,
     hash_key: (u64, u64),
-    entries: HashMap<TokenKey, Entry>,
+    entries: HashMap<TokenKey, Entry<V>>,
     insertion_order: VecDeque<TokenKey>,
 }
 
-impl TokenCache {
+impl<V> TokenCache<V> {
     /// A cache of at most `capacity` tokens; 0 turns it off.
-    pub fn new(capacity: usize) -> TokenCache {
+    pub fn new(capacity: usize) -> TokenCache<V> {
         TokenCache {
             capacity,
             hash_key: random_hash_key(),
@@ -64,21 +63,21 @@ impl TokenCache {
         })
     }
 
-    /// The provider and claims of a token verified before, if that still
-    /// holds: not expired, and the provider's keys unchanged.
+    /// What was kept of a token verified before, if that still holds: not
+    /// expired, and the provider's keys unchanged.
     pub fn get(
         &mut self,
         key: &TokenKey,
         key_generation: impl Fn(usize) -> Option<u64>,
         now_s: u64,
-    ) -> Option<(usize, Claims)> {
+    ) -> Option<Rc<V>> {
         let entry = self.entries.get(key)?;
         let fresh = entry
             .valid_until_s
             .is_none_or(|until| (now_s as f64) < until)
             && key_generation(entry.provider) == Some(entry.key_generation);
         if fresh {
-            Some((entry.provider, entry.claims.clone()))
+            Some(entry.value.clone())
         } else {
             self.entries.remove(key);
             None
@@ -91,7 +90,7 @@ impl TokenCache {
         provider: usize,
         key_generation: u64,
         valid_until_s: Option<f64>,
-        claims: Claims,
+        value: Rc<V>,
     ) {
         while self.entries.len() >= self.capacity {
             match self.insertion_order.pop_front() {
@@ -105,7 +104,7 @@ impl TokenCache {
             provider,
             key_generation,
             valid_until_s,
-            claims,
+            value,
         };
         if self.entries.insert(key, entry).is_none() {
             self.insertion_order.push_back(key);
@@ -132,19 +131,15 @@ fn random_hash_key() -> (u64, u64) {
 mod tests {
     use super::*;
 
-    fn claims() -> Claims {
-        Rc::new(Map::new())
-    }
-
     /// Checks a token in `cache` under the key `cache` gives it.
-    fn get(cache: &mut TokenCache, token: &str, generation: Option<u64>, now: u64) -> bool {
+    fn get(cache: &mut TokenCache<()>, token: &str, generation: Option<u64>, now: u64) -> bool {
         let key = cache.key_of(token).unwrap();
         cache.get(&key, |_| generation, now).is_some()
     }
 
-    fn put(cache: &mut TokenCache, token: &str, valid_until: Option<f64>) {
+    fn put(cache: &mut TokenCache<()>, token: &str, valid_until: Option<f64>) {
         let key = cache.key_of(token).unwrap();
-        cache.insert(key, 0, 7, valid_until, claims());
+        cache.insert(key, 0, 7, valid_until, Rc::new(()));
     }
 
     #[test]
@@ -176,7 +171,7 @@ mod tests {
         }
         assert!(cache.insertion_order.len() <= 4);
         assert_eq!(
-            TokenCache::new(0).key_of("a"),
+            TokenCache::<()>::new(0).key_of("a"),
             None,
             "off: nothing hashed or kept"
         );
@@ -184,12 +179,12 @@ mod tests {
 
     #[test]
     fn keys_differ_per_token_and_per_cache() {
-        let cache = TokenCache::new(1);
+        let cache = TokenCache::<()>::new(1);
         assert_eq!(cache.key_of("a"), cache.key_of("a"));
         assert_ne!(cache.key_of("a"), cache.key_of("b"));
         assert_ne!(
             cache.key_of("a"),
-            TokenCache::new(1).key_of("a"),
+            TokenCache::<()>::new(1).key_of("a"),
             "random key"
         );
     }

@@ -7,7 +7,7 @@ use std::time::Instant;
 use tenantgate::config::Config;
 use tenantgate::keys::parse_jwks;
 use tenantgate::pipeline::{decide, Decision, RequestHead, StaticKeys};
-use tenantgate::verify::cache::TokenCache;
+use tenantgate::pipeline::TokenCache;
 
 const TARGET: &str = "/api/v1/query?query=up";
 
