@@ -33,14 +33,11 @@ use std::time::UNIX_EPOCH;
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext, RootContext};
 use proxy_wasm::types::{Action, ContextType, LogLevel, MapType};
-use sha2::{Digest, Sha256};
 
 use host_format::PROBE_VECTORS;
 use host_signature::HostSignatureError;
 
 const TIMED_CALLS: u32 = 2000;
-/// About the size of a demo RS256 token.
-const TOKEN_BYTES: usize = 700;
 
 proxy_wasm::main! {{
     proxy_wasm::set_log_level(LogLevel::Info);
@@ -81,13 +78,12 @@ impl RootContext for ProbeRoot {
     fn on_configure(&mut self, _size: usize) -> bool {
         self.vectors = Rc::new(ready_vectors());
         let report = format!(
-            "tenantgate-probe {{\"probe\":{},{},{},\"host_rs256_us\":{:.2},\"host_es256_us\":{:.2},\"sha256_token_us\":{:.2}}}",
+            "tenantgate-probe {{\"probe\":{},{},{},\"host_rs256_us\":{:.2},\"host_es256_us\":{:.2}}}",
             host_signature::probe(),
             pss_facts(),
             format_facts(&self.vectors),
             time_calls(&self.vectors, Algorithm::Rs256),
             time_calls(&self.vectors, Algorithm::Es256),
-            time_token_hash(),
         );
         let _ = hostcalls::log(LogLevel::Warn, &report);
         true
@@ -174,18 +170,9 @@ fn per_call_us(mut f: impl FnMut()) -> f64 {
     (now_ns() - started) as f64 / 1000.0 / f64::from(TIMED_CALLS)
 }
 
-/// The verified-token cache key: SHA-256 of the whole token.
-fn time_token_hash() -> f64 {
-    let token = vec![b'e'; TOKEN_BYTES];
-    let mut sink = 0u8;
-    let us = per_call_us(|| sink ^= Sha256::digest(&token)[0]);
-    std::hint::black_box(sink);
-    us
-}
-
 /// The host calls of tenantgate's warm path, each timed in a loop on the
 /// current request: the header map read, a clock read, `:path` set, and an
-/// absent header removed (five tenant headers and Authorization are).
+/// absent header removed.
 fn time_host_calls() -> String {
     let original_path = hostcalls::get_map_value(MapType::HttpRequestHeaders, ":path")
         .ok()
