@@ -14,6 +14,7 @@ pub mod config;
 pub mod crypto;
 pub mod encoding;
 pub mod extract;
+pub mod header_pairs;
 pub mod keys;
 pub mod pipeline;
 pub mod reply;

@@ -10,6 +10,7 @@
 //!   signature backend, after a known-answer check at start.
 
 mod clock;
+mod header_map;
 pub mod host_signature;
 mod key_fetch;
 mod key_store;

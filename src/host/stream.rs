@@ -7,6 +7,7 @@
 //! context.
 
 use std::cell::RefCell;
+use std::ops::Range;
 use std::rc::Rc;
 
 use proxy_wasm::hostcalls;
@@ -14,8 +15,10 @@ use proxy_wasm::traits::{Context, HttpContext};
 use proxy_wasm::types::{Action, BufferType, MapType, Status};
 
 use super::clock::now_ms;
+use super::header_map;
 use super::key_store::HostKeyStore;
 use super::root::{Shared, Waiter};
+use crate::header_pairs::{pair_spans, PairSpan};
 use crate::pipeline::{check_body, decide, Decision, Forward, RequestHead};
 use crate::reply::Refusal;
 use crate::rewrite::{BodyCheck, RewriteError};
@@ -34,10 +37,15 @@ pub enum Phase {
 #[derive(Debug)]
 pub struct StreamState {
     pub phase: Phase,
-    method: String,
-    target: String,
-    headers: Vec<(String, String)>,
-    undecodable: Vec<String>,
+    /// The request's header map as the host handed it over; the fields
+    /// below point into it.
+    header_block: Vec<u8>,
+    method: Range<usize>,
+    target: Range<usize>,
+    /// Names and values of the UTF-8 headers but the pseudo-headers.
+    headers: Vec<(Range<usize>, Range<usize>)>,
+    /// Names of headers whose values are not UTF-8.
+    undecodable: Vec<Range<usize>>,
     body_complete: bool,
     body_size: usize,
     /// How the held body is checked once complete.
@@ -57,8 +65,9 @@ impl StreamState {
     fn new() -> StreamState {
         StreamState {
             phase: Phase::Headers,
-            method: String::new(),
-            target: String::new(),
+            header_block: Vec::new(),
+            method: 0..0,
+            target: 0..0,
             headers: Vec::new(),
             undecodable: Vec::new(),
             body_complete: false,
@@ -68,33 +77,45 @@ impl StreamState {
     }
 
     fn read_headers(&mut self, end_of_stream: bool) {
-        // Values are read as bytes: a header that is not UTF-8 must be
-        // refused, not crash the plugin. A header map that cannot be read
-        // leaves the request without credentials, which is refused.
-        let headers = hostcalls::get_map_bytes(MapType::HttpRequestHeaders).unwrap_or_default();
-        for (name, value) in headers {
-            match (name.as_str(), String::from_utf8(value)) {
-                (":method", Ok(value)) => self.method = value,
-                (":path", Ok(value)) => self.target = value,
-                (":method" | ":path", Err(_)) => self.undecodable.push(name),
+        // A header map that cannot be read leaves the request without
+        // credentials, which is refused.
+        self.header_block = header_map::request_header_block();
+        let spans = pair_spans(&self.header_block).unwrap_or_default();
+        for PairSpan { name, value } in spans {
+            let block = &self.header_block;
+            // Names are tokens, so never undecodable in a sane host; a value
+            // that is not UTF-8 must be refused, not crash the plugin.
+            let (Ok(name_text), decodable) = (
+                std::str::from_utf8(&block[name.clone()]),
+                std::str::from_utf8(&block[value.clone()]).is_ok(),
+            ) else {
+                continue;
+            };
+            match (name_text, decodable) {
+                (":method", true) => self.method = value,
+                (":path", true) => self.target = value,
+                (":method" | ":path", false) => self.undecodable.push(name),
                 (pseudo, _) if pseudo.starts_with(':') => {}
-                (_, Ok(value)) => self.headers.push((name, value)),
-                (_, Err(_)) => self.undecodable.push(name),
+                (_, true) => self.headers.push((name, value)),
+                (_, false) => self.undecodable.push(name),
             }
         }
         self.body_complete = end_of_stream;
     }
 
     fn head(&self) -> RequestHead<'_> {
+        let text = |span: &Range<usize>| {
+            std::str::from_utf8(&self.header_block[span.clone()]).unwrap_or_default()
+        };
         RequestHead {
-            method: &self.method,
-            target: &self.target,
+            method: text(&self.method),
+            target: text(&self.target),
             headers: self
                 .headers
                 .iter()
-                .map(|(n, v)| (n.as_str(), v.as_str()))
+                .map(|(name, value)| (text(name), text(value)))
                 .collect(),
-            undecodable: self.undecodable.iter().map(String::as_str).collect(),
+            undecodable: self.undecodable.iter().map(text).collect(),
         }
     }
 }
