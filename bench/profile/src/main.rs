@@ -9,7 +9,8 @@
 //! Each iteration does what the host layer does for one request: turns the
 //! header map (as bytes, the way the host hands it over) into strings,
 //! builds the request head, and asks the pipeline for a decision with the
-//! keys loaded. TOKENS.txt holds one token per line, used in turn: one
+//! keys loaded (the provider's configured keys when the configuration has
+//! them, otherwise JWKS.json as the fetched key set). TOKENS.txt holds one token per line, used in turn: one
 //! token is the warm path (token cache hit), more tokens than
 //! `token_cache_size` the cold path. Prints nanoseconds per request.
 //!

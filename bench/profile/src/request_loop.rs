@@ -6,17 +6,24 @@ use std::time::Instant;
 
 use tenantgate::config::Config;
 use tenantgate::keys::parse_jwks;
-use tenantgate::pipeline::{decide, Decision, RequestHead, StaticKeys};
 use tenantgate::pipeline::TokenCache;
+use tenantgate::pipeline::{decide, Decision, RequestHead, StaticKeys};
 
 const TARGET: &str = "/api/v1/query?query=up";
 
 pub fn run(config: &str, jwks: &str, tokens: &str, iterations: usize) -> Result<u128, String> {
     let read = |path: &str| std::fs::read(path).map_err(|error| format!("{path}: {error}"));
     let config = Config::from_json(&read(config)?).map_err(|error| error.to_string())?;
-    let keys = parse_jwks(&read(jwks)?)
+    // Keys configured in the provider (`local_jwks`, `pem_keys`,
+    // `hmac_secrets`) win; otherwise the JWKS file is the fetched key set.
+    let fetched = parse_jwks(&read(jwks)?)
         .map_err(|error| format!("{error:?}"))?
         .set;
+    let keys = config
+        .providers
+        .first()
+        .and_then(|provider| provider.key_source.local_keys())
+        .unwrap_or(&fetched);
     let tokens =
         String::from_utf8(read(tokens)?).map_err(|_| "tokens are not UTF-8".to_string())?;
     let tokens: Vec<&str> = tokens.lines().filter(|line| !line.is_empty()).collect();
@@ -28,7 +35,7 @@ pub fn run(config: &str, jwks: &str, tokens: &str, iterations: usize) -> Result<
         .map_err(|_| "clock before 1970")?
         .as_secs();
     let mut cache = TokenCache::new(config.token_cache_size);
-    let mut key_store = StaticKeys(vec![Some(&keys)]);
+    let mut key_store = StaticKeys(vec![Some(keys)]);
     let started = Instant::now();
     let mut forwarded = 0usize;
     for index in 0..iterations {
