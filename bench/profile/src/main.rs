@@ -6,13 +6,14 @@
 //! valgrind --tool=callgrind tenantgate-bench-profile ... && callgrind_annotate --inclusive=yes
 //! ```
 //!
-//! Each iteration does what the host layer does for one request: turns the
-//! header map (as bytes, the way the host hands it over) into strings,
-//! builds the request head, and asks the pipeline for a decision with the
-//! keys loaded (the provider's configured keys when the configuration has
-//! them, otherwise JWKS.json as the fetched key set). TOKENS.txt holds one token per line, used in turn: one
-//! token is the warm path (token cache hit), more tokens than
-//! `token_cache_size` the cold path. Prints nanoseconds per request.
+//! Each iteration does what the host layer does for one request: reads the
+//! header map in place (serialised the way the host hands it over), builds
+//! the request head, and asks the pipeline for a decision with the keys
+//! loaded (the provider's configured keys when the configuration has them,
+//! otherwise JWKS.json as the fetched key set). TOKENS.txt holds one token
+//! per line, used in turn: one token is the warm path (token cache hit),
+//! more tokens than `token_cache_size` the cold path. Prints nanoseconds
+//! per request.
 //!
 //! The same loop builds for wasm32-wasip1 as a library exporting
 //! `profile_run(iterations)` (src/lib.rs), which `run-in-v8.mjs` runs in

@@ -5,6 +5,7 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use tenantgate::config::Config;
+use tenantgate::header_pairs::{pair_spans, PairSpan};
 use tenantgate::keys::parse_jwks;
 use tenantgate::pipeline::TokenCache;
 use tenantgate::pipeline::{decide, Decision, RequestHead, StaticKeys};
@@ -39,17 +40,8 @@ pub fn run(config: &str, jwks: &str, tokens: &str, iterations: usize) -> Result<
     let started = Instant::now();
     let mut forwarded = 0usize;
     for index in 0..iterations {
-        let header_map = header_map(tokens[index % tokens.len()]);
-        let (method, target, headers) = read_headers(header_map);
-        let head = RequestHead {
-            method: &method,
-            target: &target,
-            headers: headers
-                .iter()
-                .map(|(n, v)| (n.as_str(), v.as_str()))
-                .collect(),
-            undecodable: Vec::new(),
-        };
+        let block = header_block(tokens[index % tokens.len()]);
+        let head = read_head(&block)?;
         let decision = decide(&config, &head, &mut key_store, &mut cache, now_s);
         forwarded += usize::from(matches!(black_box(decision), Decision::Forward(_)));
     }
@@ -62,40 +54,51 @@ pub fn run(config: &str, jwks: &str, tokens: &str, iterations: usize) -> Result<
     Ok(ns_per_request)
 }
 
-/// The header map Envoy hands a filter for a wrk request, as bytes.
-fn header_map(token: &str) -> Vec<(String, Vec<u8>)> {
-    [
-        (":authority", "127.0.0.1:10000".to_string()),
-        (":path", TARGET.to_string()),
-        (":method", "GET".to_string()),
-        (":scheme", "http".to_string()),
-        ("authorization", format!("Bearer {token}")),
-        ("x-forwarded-proto", "http".to_string()),
-        (
-            "x-request-id",
-            "5b1e4c0e-52c7-4c7a-9a52-4f3e5d0c8a11".to_string(),
-        ),
-    ]
-    .into_iter()
-    .map(|(name, value)| (name.to_string(), value.into_bytes()))
-    .collect()
+/// The header map Envoy hands a filter for a wrk request, serialised as
+/// the host writes it (see `tenantgate::header_pairs`).
+fn header_block(token: &str) -> Vec<u8> {
+    let authorization = format!("Bearer {token}");
+    let pairs = [
+        (":authority", "127.0.0.1:10000"),
+        (":path", TARGET),
+        (":method", "GET"),
+        (":scheme", "http"),
+        ("authorization", authorization.as_str()),
+        ("x-forwarded-proto", "http"),
+        ("x-request-id", "5b1e4c0e-52c7-4c7a-9a52-4f3e5d0c8a11"),
+    ];
+    let mut block = (pairs.len() as u32).to_le_bytes().to_vec();
+    for (name, value) in pairs {
+        block.extend((name.len() as u32).to_le_bytes());
+        block.extend((value.len() as u32).to_le_bytes());
+    }
+    for (name, value) in pairs {
+        block.extend(name.as_bytes());
+        block.push(0);
+        block.extend(value.as_bytes());
+        block.push(0);
+    }
+    block
 }
 
-/// What the host layer keeps of the header map: method, path, the rest.
-fn read_headers(map: Vec<(String, Vec<u8>)>) -> (String, String, Vec<(String, String)>) {
-    let mut method = String::new();
-    let mut target = String::new();
-    let mut headers = Vec::new();
-    for (name, value) in map {
-        let Ok(value) = String::from_utf8(value) else {
+/// What the host layer reads of the block, in place: method, path, the
+/// other headers.
+fn read_head(block: &[u8]) -> Result<RequestHead<'_>, String> {
+    let spans = pair_spans(block).map_err(|_| "malformed header block".to_string())?;
+    let mut head = RequestHead::default();
+    for PairSpan { name, value } in spans {
+        let (Ok(name), Ok(value)) = (
+            std::str::from_utf8(&block[name]),
+            std::str::from_utf8(&block[value]),
+        ) else {
             continue;
         };
-        match name.as_str() {
-            ":method" => method = value,
-            ":path" => target = value,
+        match name {
+            ":method" => head.method = value,
+            ":path" => head.target = value,
             pseudo if pseudo.starts_with(':') => {}
-            _ => headers.push((name, value)),
+            _ => head.headers.push((name, value)),
         }
     }
-    (method, target, headers)
+    Ok(head)
 }
