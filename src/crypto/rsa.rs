@@ -332,6 +332,52 @@ mod tests {
         assert_eq!(key.exponent(), [1, 0, 1]);
     }
 
+    /// `base^e mod n` the textbook way: into Montgomery form, square and
+    /// multiply with the plain Montgomery multiplication, back out.
+    fn reference_power(n: &[u32], base: &[u32], exponent: u32) -> Vec<u32> {
+        let factor = bigint::montgomery_factor(n[0]);
+        let r_squared = bigint::montgomery_r_squared(n);
+        let mut base_form = vec![0u32; n.len()];
+        bigint::mont_mul(&mut base_form, base, &r_squared, n, factor);
+        let mut acc = base_form.clone();
+        for bit in (0..31 - exponent.leading_zeros()).rev() {
+            let mut next = vec![0u32; n.len()];
+            bigint::mont_mul(&mut next, &acc, &acc, n, factor);
+            if exponent >> bit & 1 == 1 {
+                bigint::mont_mul(&mut acc, &next, &base_form, n, factor);
+            } else {
+                acc = next;
+            }
+        }
+        let mut one = vec![0u32; n.len()];
+        one[0] = 1;
+        let mut out = vec![0u32; n.len()];
+        bigint::mont_mul(&mut out, &acc, &one, n, factor);
+        out
+    }
+
+    #[test]
+    fn public_operation_matches_textbook_exponentiation_for_any_exponent() {
+        use rand::{rngs::StdRng, Rng, SeedableRng};
+        let mut rng = StdRng::seed_from_u64(0xe7);
+        for bits in [2048usize, 2050, 3072, 4096] {
+            let mut modulus: Vec<u8> = (0..bits.div_ceil(8)).map(|_| rng.gen()).collect();
+            modulus[0] &= 0xff >> (8 * modulus.len() - bits);
+            modulus[0] |= 0x80 >> (8 * modulus.len() - bits);
+            *modulus.last_mut().unwrap() |= 1;
+            let modulus = bigint::strip_leading_zeros(&modulus).to_vec();
+            for exponent in [3u32, 5, 17, 65537, 0x8000_0001, u32::MAX] {
+                let key = RsaPublicKey::from_be_bytes(&modulus, &exponent.to_be_bytes()).unwrap();
+                let mut signature: Vec<u8> = (0..key.size()).map(|_| rng.gen()).collect();
+                signature[0] = 0;
+                let mut base = vec![0u32; key.n.len()];
+                bigint::read_be(&mut base, &signature);
+                let expected = reference_power(&key.n, &base, exponent);
+                assert_eq!(key.power(&base), expected, "{bits} bits, e = {exponent}");
+            }
+        }
+    }
+
     #[test]
     fn signatures_of_the_wrong_length_or_not_below_the_modulus_fail() {
         let key = RsaPublicKey::from_be_bytes(&modulus_of_bits(2048), &[3]).unwrap();
