@@ -116,16 +116,17 @@ pub fn add_assign(a: &mut [u32], b: &[u32]) -> bool {
     carry != 0
 }
 
-/// Shifts right by one bit; `top` becomes the new highest bit.
+/// Shifts right by `bits` (1 to 31); `top` supplies the bits shifted in
+/// at the top.
 #[inline(always)]
-fn shift_right_one(a: &mut [u32], top: bool) {
+fn shift_right_bits(a: &mut [u32], bits: u32, top: u32) {
     let mut index = 0;
     while index + 1 < a.len() {
-        a[index] = (a[index] >> 1) | (a[index + 1] << 31);
+        a[index] = (a[index] >> bits) | (a[index + 1] << (32 - bits));
         index += 1;
     }
     if let Some(last) = a.last_mut() {
-        *last = (*last >> 1) | (u32::from(top) << 31);
+        *last = (*last >> bits) | (top << (32 - bits));
     }
 }
 
@@ -472,6 +473,7 @@ pub fn invert(a: &[u32], m: &[u32]) -> Option<Vec<u32>> {
     if is_zero(a) || is_even(m) {
         return None;
     }
+    let factor = montgomery_factor(m[0]);
     let (mut u, mut v) = (a.to_vec(), m.to_vec());
     let mut x1 = vec![0u32; m.len()];
     x1[0] = 1;
@@ -481,8 +483,8 @@ pub fn invert(a: &[u32], m: &[u32]) -> Option<Vec<u32>> {
         if is_zero(&u) || is_zero(&v) {
             return None;
         }
-        halve_while_even(&mut u, &mut x1, m);
-        halve_while_even(&mut v, &mut x2, m);
+        remove_factors_of_two(&mut u, &mut x1, m, factor);
+        remove_factors_of_two(&mut v, &mut x2, m, factor);
         if compare(&u, &v) != Ordering::Less {
             sub_assign(&mut u, &v);
             sub_mod(&mut x1, &x2, m);
@@ -494,16 +496,24 @@ pub fn invert(a: &[u32], m: &[u32]) -> Option<Vec<u32>> {
     Some(if is_one(&u) { x1 } else { x2 })
 }
 
-fn halve_while_even(value: &mut [u32], coefficient: &mut [u32], m: &[u32]) {
-    while !is_zero(value) && is_even(value) {
-        shift_right_one(value, false);
-        let carry = if is_even(coefficient) {
-            false
-        } else {
-            add_assign(coefficient, m)
-        };
-        shift_right_one(coefficient, carry);
+/// Divides non-zero `value` by its largest power of two, and
+/// `coefficient` by the same power modulo `m`, up to 31 bits a pass.
+fn remove_factors_of_two(value: &mut [u32], coefficient: &mut [u32], m: &[u32], factor: u32) {
+    while is_even(value) {
+        let bits = value[0].trailing_zeros().min(31);
+        shift_right_bits(value, bits, 0);
+        divide_by_power_of_two(coefficient, bits, m, factor);
     }
+}
+
+/// `a = a / 2^bits mod m` for `a < m` and `bits` from 1 to 31: adding the
+/// multiple `q * m` with `q < 2^bits` that clears the low `bits` bits
+/// (`q = a * (-m^-1) mod 2^bits`, `factor` being `-m^-1 mod 2^32`) makes
+/// the sum divisible, and the quotient stays below `m`.
+fn divide_by_power_of_two(a: &mut [u32], bits: u32, m: &[u32], factor: u32) {
+    let quotient = a[0].wrapping_mul(factor) & (u32::MAX >> (32 - bits));
+    let top = one_row_pass(a, m, quotient.into());
+    shift_right_bits(a, bits, top as u32);
 }
 
 /// `a = a - b mod m` for `a, b < m`.
@@ -596,6 +606,7 @@ mod tests {
             moduli.push(sparse);
             let mut low_bits = vec![u32::MAX; len];
             low_bits[len - 1] = rng.gen_range(1..1 << 20);
+            low_bits[0] |= 1;
             moduli.push(low_bits);
         }
         moduli
@@ -693,6 +704,59 @@ mod tests {
         } else {
             gcd(b, a % b)
         }
+    }
+
+    /// Binary GCD of `a` and odd `m`, without coefficients.
+    fn gcd_with_odd(a: &[u32], m: &[u32]) -> Vec<u32> {
+        let (mut u, mut v) = (a.to_vec(), m.to_vec());
+        while !is_zero(&u) {
+            while is_even(&u) {
+                shift_right_bits(&mut u, 1, 0);
+            }
+            if compare(&u, &v) == Ordering::Less {
+                std::mem::swap(&mut u, &mut v);
+            }
+            sub_assign(&mut u, &v);
+        }
+        v
+    }
+
+    #[test]
+    fn inversion_of_many_limbs_gives_the_inverse_below_the_modulus() {
+        let mut rng = StdRng::seed_from_u64(0x1e5);
+        // Inversion serves the elliptic curves: up to 12 limbs.
+        for m in squaring_moduli(&mut rng)
+            .into_iter()
+            .filter(|m| m.len() <= 12)
+        {
+            let len = m.len();
+            let (factor, r_squared) = (montgomery_factor(m[0]), montgomery_r_squared(&m));
+            let mut one = vec![0u32; len];
+            one[0] = 1;
+            for a in squaring_inputs(&m, &mut rng) {
+                let Some(inverse) = invert(&a, &m) else {
+                    let coprime = is_one(&gcd_with_odd(&a, &m));
+                    assert!(is_zero(&a) || !coprime, "m = {m:x?}, a = {a:x?}");
+                    continue;
+                };
+                assert_eq!(compare(&inverse, &m), Ordering::Less);
+                let (mut scaled, mut product) = (vec![0u32; len], vec![0u32; len]);
+                mont_mul(&mut scaled, &a, &inverse, &m, factor);
+                mont_mul(&mut product, &scaled, &r_squared, &m, factor);
+                assert_eq!(product, one, "m = {m:x?}, a = {a:x?}");
+            }
+        }
+    }
+
+    #[test]
+    fn inversion_refuses_values_sharing_a_factor_with_the_modulus() {
+        // m = 3 * (2^61 - 1), with a multiple of each factor.
+        let modulus = 3 * ((1u128 << 61) - 1);
+        let m = limbs(modulus, 3);
+        for a in [3u128, 9, (1 << 61) - 1, 6 * ((1 << 61) - 1) % modulus] {
+            assert_eq!(invert(&limbs(a, 3), &m), None, "{a}");
+        }
+        assert!(invert(&limbs(2, 3), &m).is_some());
     }
 
     #[test]
