@@ -11,6 +11,7 @@
 //! them.
 
 use std::cmp::Ordering;
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use super::bigint::{self, is_zero};
@@ -21,65 +22,93 @@ type Limbs<const N: usize> = [u32; N];
 /// The largest `N` in use (P-384).
 const MAX_LIMBS: usize = 12;
 
-/// Montgomery multiplication for one fixed modulus, written out in full
-/// (see [`fixed_montgomery_mul`]).
-pub(crate) type FixedMul<const N: usize> = fn(&Limbs<N>, &Limbs<N>) -> Limbs<N>;
+/// Montgomery multiplication `a * b / R mod m` for one kind of modulus.
+/// A type per curve field, so that the point formulas call its written-out
+/// multiplication directly rather than through a function pointer.
+pub(crate) trait MontgomeryMul<const N: usize> {
+    fn mul(m: &Limbs<N>, factor: u32, a: &Limbs<N>, b: &Limbs<N>) -> Limbs<N>;
+}
 
-/// Defines `fn $name(a, b) -> a * b / R mod M` for a constant modulus `M`
-/// of `$limbs` limbs; `[$j]` lists 1..$limbs. Every column is written out,
-/// so limbs of `M` that are 0, 1 or all ones fold into the code and the
-/// size-optimised release build keeps no loop over them.
+/// Any odd modulus given at run time (the curve orders).
+#[derive(Clone, Copy)]
+pub(crate) struct AnyOddModulus;
+
+impl<const N: usize> MontgomeryMul<N> for AnyOddModulus {
+    fn mul(m: &Limbs<N>, factor: u32, a: &Limbs<N>, b: &Limbs<N>) -> Limbs<N> {
+        let mut product = [0u32; N];
+        let mut wide = [0u32; 2 * MAX_LIMBS];
+        bigint::mont_mul_wide(&mut product, &mut wide, a, b, m, factor);
+        product
+    }
+}
+
+/// Defines the type `$name`, whose [`MontgomeryMul`] is `a * b / R mod M`
+/// for a constant modulus `M` of `$limbs` limbs; `[$j]` lists 1..$limbs.
+/// Every column is written out, so limbs of `M` that are 0, 1 or all ones
+/// fold into the code and the size-optimised release build keeps no loop
+/// over them.
 macro_rules! fixed_montgomery_mul {
     ($name:ident, $limbs:expr, $modulus:expr, [$($j:literal),+]) => {
-        fn $name(a: &[u32; $limbs], b: &[u32; $limbs]) -> [u32; $limbs] {
-            const M: [u32; $limbs] = $modulus;
-            const FACTOR: u32 = $crate::crypto::bigint::montgomery_factor(M[0]);
-            let mut t = [0u32; $limbs];
-            // The bit above t's top limb; the running sum stays below 2M.
-            let mut top = 0u64;
-            let mut i = 0;
-            while i < $limbs {
-                let a_limb = u64::from(a[i]);
-                let first = u64::from(t[0]) + a_limb * u64::from(b[0]);
-                let quotient = u64::from((first as u32).wrapping_mul(FACTOR));
-                let mut carry_ab = first >> 32;
-                let mut carry_qm = (u64::from(first as u32) + quotient * u64::from(M[0])) >> 32;
-                $(
-                    let ab = u64::from(t[$j]) + a_limb * u64::from(b[$j]) + carry_ab;
-                    carry_ab = ab >> 32;
-                    let qm = u64::from(ab as u32) + quotient * u64::from(M[$j]) + carry_qm;
-                    carry_qm = qm >> 32;
-                    t[$j - 1] = qm as u32;
-                )+
-                let high = top + carry_ab + carry_qm;
-                t[$limbs - 1] = high as u32;
-                top = high >> 32;
-                i += 1;
+        #[derive(Clone, Copy)]
+        pub(crate) struct $name;
+
+        impl $crate::crypto::ecdsa::MontgomeryMul<$limbs> for $name {
+            fn mul(
+                _m: &[u32; $limbs],
+                _factor: u32,
+                a: &[u32; $limbs],
+                b: &[u32; $limbs],
+            ) -> [u32; $limbs] {
+                const M: [u32; $limbs] = $modulus;
+                const FACTOR: u32 = $crate::crypto::bigint::montgomery_factor(M[0]);
+                let mut t = [0u32; $limbs];
+                // The bit above t's top limb; the running sum stays below 2M.
+                let mut top = 0u64;
+                let mut i = 0;
+                while i < $limbs {
+                    let a_limb = u64::from(a[i]);
+                    let first = u64::from(t[0]) + a_limb * u64::from(b[0]);
+                    let quotient = u64::from((first as u32).wrapping_mul(FACTOR));
+                    let mut carry_ab = first >> 32;
+                    let mut carry_qm = (u64::from(first as u32) + quotient * u64::from(M[0])) >> 32;
+                    $(
+                        let ab = u64::from(t[$j]) + a_limb * u64::from(b[$j]) + carry_ab;
+                        carry_ab = ab >> 32;
+                        let qm = u64::from(ab as u32) + quotient * u64::from(M[$j]) + carry_qm;
+                        carry_qm = qm >> 32;
+                        t[$j - 1] = qm as u32;
+                    )+
+                    let high = top + carry_ab + carry_qm;
+                    t[$limbs - 1] = high as u32;
+                    top = high >> 32;
+                    i += 1;
+                }
+                if top != 0
+                    || $crate::crypto::bigint::compare(&t, &M) != std::cmp::Ordering::Less
+                {
+                    $crate::crypto::bigint::sub_assign(&mut t, &M);
+                }
+                t
             }
-            if top != 0
-                || $crate::crypto::bigint::compare(&t, &M) != std::cmp::Ordering::Less
-            {
-                $crate::crypto::bigint::sub_assign(&mut t, &M);
-            }
-            t
         }
     };
 }
 pub(crate) use fixed_montgomery_mul;
 
 /// Defines, in a curve's module, the curve (its base-point table built on
-/// first use) and its `PublicKey` type, from the module's `SPEC` and `LIMBS`.
+/// first use) and its `PublicKey` type, from the module's `SPEC` and `LIMBS`
+/// and the type of its field multiplication.
 macro_rules! curve_public_key {
-    ($name:literal) => {
-        fn curve() -> &'static $crate::crypto::ecdsa::Curve<LIMBS> {
-            static CURVE: std::sync::OnceLock<$crate::crypto::ecdsa::Curve<LIMBS>> =
+    ($name:literal, $field:ty) => {
+        fn curve() -> &'static $crate::crypto::ecdsa::Curve<$field, LIMBS> {
+            static CURVE: std::sync::OnceLock<$crate::crypto::ecdsa::Curve<$field, LIMBS>> =
                 std::sync::OnceLock::new();
             CURVE.get_or_init(|| $crate::crypto::ecdsa::Curve::new(&SPEC))
         }
 
         #[doc = concat!("A ", $name, " public key, validated, with its table of multiples.")]
         #[derive(Clone, PartialEq)]
-        pub struct PublicKey($crate::crypto::ecdsa::VerifyingKey<LIMBS>);
+        pub struct PublicKey($crate::crypto::ecdsa::VerifyingKey<$field, LIMBS>);
 
         impl std::fmt::Debug for PublicKey {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -117,24 +146,24 @@ macro_rules! curve_public_key {
 pub(crate) use curve_public_key;
 
 /// Arithmetic modulo an odd `m`, in Montgomery form where it multiplies.
-pub(crate) struct Modulus<const N: usize> {
+pub(crate) struct Modulus<F, const N: usize> {
     m: Limbs<N>,
     factor: u32,
-    /// The written-out multiplication for this modulus, if there is one.
-    fixed_mul: Option<FixedMul<N>>,
+    /// How to multiply: written out for the modulus, or for any.
+    arithmetic: PhantomData<F>,
     r_squared: Limbs<N>,
     /// 1 in Montgomery form (`R mod m`).
     one: Limbs<N>,
 }
 
-impl<const N: usize> Modulus<N> {
-    fn new(m: Limbs<N>, fixed_mul: Option<FixedMul<N>>) -> Modulus<N> {
+impl<F: MontgomeryMul<N>, const N: usize> Modulus<F, N> {
+    fn new(m: Limbs<N>) -> Modulus<F, N> {
         let mut r_squared = [0u32; N];
         r_squared.copy_from_slice(&bigint::montgomery_r_squared(&m));
         let mut modulus = Modulus {
             m,
             factor: bigint::montgomery_factor(m[0]),
-            fixed_mul,
+            arithmetic: PhantomData,
             r_squared,
             one: [0; N],
         };
@@ -142,14 +171,9 @@ impl<const N: usize> Modulus<N> {
         modulus
     }
 
+    #[inline(always)]
     fn mul(&self, a: &Limbs<N>, b: &Limbs<N>) -> Limbs<N> {
-        if let Some(fixed_mul) = self.fixed_mul {
-            return fixed_mul(a, b);
-        }
-        let mut product = [0u32; N];
-        let mut wide = [0u32; 2 * MAX_LIMBS];
-        bigint::mont_mul_wide(&mut product, &mut wide, a, b, &self.m, self.factor);
-        product
+        F::mul(&self.m, self.factor, a, b)
     }
 
     #[inline(always)]
@@ -271,8 +295,6 @@ impl<const N: usize> Jacobian<N> {
 /// The constants that define a curve (plain form, little-endian limbs).
 pub(crate) struct CurveSpec<const N: usize> {
     pub p: Limbs<N>,
-    /// Multiplication modulo `p`, written out for speed.
-    pub p_mul: FixedMul<N>,
     pub n: Limbs<N>,
     pub b: Limbs<N>,
     pub gx: Limbs<N>,
@@ -285,9 +307,9 @@ pub(crate) struct CurveSpec<const N: usize> {
 }
 
 /// A curve ready for use, with its table for the base point.
-pub(crate) struct Curve<const N: usize> {
-    p: Modulus<N>,
-    n: Modulus<N>,
+pub(crate) struct Curve<F, const N: usize> {
+    p: Modulus<F, N>,
+    n: Modulus<AnyOddModulus, N>,
     /// The curve's `b`, Montgomery form.
     b: Limbs<N>,
     hash: Hash,
@@ -295,17 +317,17 @@ pub(crate) struct Curve<const N: usize> {
     base_table: Table<N>,
 }
 
-impl<const N: usize> Curve<N> {
+impl<F: MontgomeryMul<N>, const N: usize> Curve<F, N> {
     /// Builds the curve and its base-point table from its constants.
-    pub(crate) fn new(spec: &CurveSpec<N>) -> Curve<N> {
-        let p = Modulus::new(spec.p, Some(spec.p_mul));
+    pub(crate) fn new(spec: &CurveSpec<N>) -> Curve<F, N> {
+        let p = Modulus::new(spec.p);
         let b = p.to_montgomery(&spec.b);
         let generator = Affine {
             x: p.to_montgomery(&spec.gx),
             y: p.to_montgomery(&spec.gy),
         };
         let mut curve = Curve {
-            n: Modulus::new(spec.n, None),
+            n: Modulus::new(spec.n),
             p,
             b,
             hash: spec.hash,
@@ -538,26 +560,26 @@ impl<const N: usize> Table<N> {
 
 /// A validated public key with its table of multiples.
 #[derive(Clone)]
-pub(crate) struct VerifyingKey<const N: usize> {
-    curve: &'static Curve<N>,
+pub(crate) struct VerifyingKey<F: 'static, const N: usize> {
+    curve: &'static Curve<F, N>,
     /// `0x04 || x || y`, as given.
     sec1: Vec<u8>,
     table: Arc<Table<N>>,
 }
 
-impl<const N: usize> PartialEq for VerifyingKey<N> {
+impl<F, const N: usize> PartialEq for VerifyingKey<F, N> {
     fn eq(&self, other: &Self) -> bool {
         self.sec1 == other.sec1
     }
 }
 
-impl<const N: usize> VerifyingKey<N> {
+impl<F: MontgomeryMul<N>, const N: usize> VerifyingKey<F, N> {
     /// A key from affine coordinates, each exactly `4 * N` big-endian bytes.
     pub(crate) fn from_affine(
-        curve: &'static Curve<N>,
+        curve: &'static Curve<F, N>,
         x: &[u8],
         y: &[u8],
-    ) -> Result<VerifyingKey<N>, KeyError> {
+    ) -> Result<VerifyingKey<F, N>, KeyError> {
         let x_limbs = read_field_bytes::<N>(x).ok_or(KeyError::Encoding)?;
         let y_limbs = read_field_bytes::<N>(y).ok_or(KeyError::Encoding)?;
         if !curve.p.is_below(&x_limbs) || !curve.p.is_below(&y_limbs) {
@@ -589,9 +611,9 @@ impl<const N: usize> VerifyingKey<N> {
     /// A key from its SEC 1 encoding: uncompressed (`0x04 || x || y`) or
     /// compressed (`0x02`/`0x03 || x`).
     pub(crate) fn from_sec1(
-        curve: &'static Curve<N>,
+        curve: &'static Curve<F, N>,
         bytes: &[u8],
-    ) -> Result<VerifyingKey<N>, KeyError> {
+    ) -> Result<VerifyingKey<F, N>, KeyError> {
         let len = 4 * N;
         match bytes.first() {
             Some(0x04) if bytes.len() == 1 + 2 * len => {
@@ -647,7 +669,7 @@ impl<const N: usize> VerifyingKey<N> {
 
 /// The digest of `message` as an integer mod n. The digest is exactly as
 /// long as the order for the curves here, so no bits are dropped.
-fn message_scalar<const N: usize>(curve: &Curve<N>, message: &[u8]) -> Option<Limbs<N>> {
+fn message_scalar<F, const N: usize>(curve: &Curve<F, N>, message: &[u8]) -> Option<Limbs<N>> {
     let digest = curve.hash.digest(&[message]);
     let mut e = read_field_bytes::<N>(digest.as_bytes())?;
     if !curve.n.is_below(&e) {
@@ -659,7 +681,11 @@ fn message_scalar<const N: usize>(curve: &Curve<N>, message: &[u8]) -> Option<Li
 /// Whether the affine x of `point`, reduced mod n, equals `r`; checked as
 /// `X == r' * Z^2` for `r' = r` and `r' = r + n` (when below p), so no
 /// inversion is needed.
-fn x_matches<const N: usize>(curve: &Curve<N>, point: &Jacobian<N>, r: &Limbs<N>) -> bool {
+fn x_matches<F: MontgomeryMul<N>, const N: usize>(
+    curve: &Curve<F, N>,
+    point: &Jacobian<N>,
+    r: &Limbs<N>,
+) -> bool {
     if point.is_infinity() {
         return false;
     }
@@ -675,8 +701,8 @@ fn x_matches<const N: usize>(curve: &Curve<N>, point: &Jacobian<N>, r: &Limbs<N>
 }
 
 /// The y coordinate of the point with this x and y parity, big-endian.
-fn decompress_y<const N: usize>(
-    curve: &Curve<N>,
+fn decompress_y<F: MontgomeryMul<N>, const N: usize>(
+    curve: &Curve<F, N>,
     x: &[u8],
     odd: bool,
 ) -> Result<Vec<u8>, KeyError> {

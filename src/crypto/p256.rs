@@ -12,11 +12,10 @@ const LIMBS: usize = FIELD_BYTES / 4;
 const P: [u32; LIMBS] =
     limbs_from_hex("ffffffff00000001000000000000000000000000ffffffffffffffffffffffff");
 
-fixed_montgomery_mul!(p_mul, LIMBS, P, [1, 2, 3, 4, 5, 6, 7]);
+fixed_montgomery_mul!(FieldMul, LIMBS, P, [1, 2, 3, 4, 5, 6, 7]);
 
 const SPEC: CurveSpec<LIMBS> = CurveSpec {
     p: P,
-    p_mul,
     n: limbs_from_hex("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551"),
     b: limbs_from_hex("5ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604b"),
     gx: limbs_from_hex("6b17d1f2e12c4247f8bce6e563a440f277037d812deb33a0f4a13945d898c296"),
@@ -28,7 +27,7 @@ const SPEC: CurveSpec<LIMBS> = CurveSpec {
     key_window: 5,
 };
 
-curve_public_key!("P-256");
+curve_public_key!("P-256", FieldMul);
 
 #[cfg(test)]
 mod tests {
