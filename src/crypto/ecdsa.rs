@@ -22,18 +22,40 @@ type Limbs<const N: usize> = [u32; N];
 /// The largest `N` in use (P-384).
 const MAX_LIMBS: usize = 12;
 
-/// Montgomery multiplication `a * b / R mod m` for one kind of modulus.
-/// A type per curve field, so that the point formulas call its written-out
-/// multiplication directly rather than through a function pointer.
-pub(crate) trait MontgomeryMul<const N: usize> {
+/// Arithmetic modulo `m` for one kind of modulus: a type per curve field,
+/// so that the point formulas call its written-out code directly rather
+/// than through a function pointer. Operands are below `m`.
+pub(crate) trait ModularArithmetic<const N: usize> {
+    /// Montgomery multiplication, `a * b / R mod m`.
     fn mul(m: &Limbs<N>, factor: u32, a: &Limbs<N>, b: &Limbs<N>) -> Limbs<N>;
+
+    /// `a + b mod m`.
+    #[inline(always)]
+    fn add(m: &Limbs<N>, a: &Limbs<N>, b: &Limbs<N>) -> Limbs<N> {
+        let mut sum = *a;
+        let carry = bigint::add_assign(&mut sum, b);
+        if carry || bigint::compare(&sum, m) != Ordering::Less {
+            bigint::sub_assign(&mut sum, m);
+        }
+        sum
+    }
+
+    /// `a - b mod m`.
+    #[inline(always)]
+    fn sub(m: &Limbs<N>, a: &Limbs<N>, b: &Limbs<N>) -> Limbs<N> {
+        let mut difference = *a;
+        if bigint::sub_assign(&mut difference, b) {
+            bigint::add_assign(&mut difference, m);
+        }
+        difference
+    }
 }
 
 /// Any odd modulus given at run time (the curve orders).
 #[derive(Clone, Copy)]
 pub(crate) struct AnyOddModulus;
 
-impl<const N: usize> MontgomeryMul<N> for AnyOddModulus {
+impl<const N: usize> ModularArithmetic<N> for AnyOddModulus {
     fn mul(m: &Limbs<N>, factor: u32, a: &Limbs<N>, b: &Limbs<N>) -> Limbs<N> {
         let mut product = [0u32; N];
         let mut wide = [0u32; 2 * MAX_LIMBS];
@@ -42,17 +64,17 @@ impl<const N: usize> MontgomeryMul<N> for AnyOddModulus {
     }
 }
 
-/// Defines the type `$name`, whose [`MontgomeryMul`] is `a * b / R mod M`
-/// for a constant modulus `M` of `$limbs` limbs; `[$j]` lists 1..$limbs.
-/// Every column is written out, so limbs of `M` that are 0, 1 or all ones
-/// fold into the code and the size-optimised release build keeps no loop
-/// over them.
-macro_rules! fixed_montgomery_mul {
+/// Defines the type `$name`, whose [`ModularArithmetic`] works modulo a
+/// constant `M` of `$limbs` limbs; `[$j]` lists 1..$limbs. Every column is
+/// written out, so limbs of `M` that are 0, 1 or all ones fold into the
+/// code, values stay in registers, and the size-optimised release build
+/// keeps no loop over the limbs.
+macro_rules! fixed_modular_arithmetic {
     ($name:ident, $limbs:expr, $modulus:expr, [$($j:literal),+]) => {
         #[derive(Clone, Copy)]
         pub(crate) struct $name;
 
-        impl $crate::crypto::ecdsa::MontgomeryMul<$limbs> for $name {
+        impl $crate::crypto::ecdsa::ModularArithmetic<$limbs> for $name {
             fn mul(
                 _m: &[u32; $limbs],
                 _factor: u32,
@@ -90,10 +112,69 @@ macro_rules! fixed_montgomery_mul {
                 }
                 t
             }
+
+            fn add(_m: &[u32; $limbs], a: &[u32; $limbs], b: &[u32; $limbs]) -> [u32; $limbs] {
+                const M: [u32; $limbs] = $modulus;
+                let mut sum = [0u32; $limbs];
+                let first = u64::from(a[0]) + u64::from(b[0]);
+                sum[0] = first as u32;
+                let mut carry = first >> 32;
+                $(
+                    let limb = u64::from(a[$j]) + u64::from(b[$j]) + carry;
+                    sum[$j] = limb as u32;
+                    carry = limb >> 32;
+                )+
+                let mut reduced = [0u32; $limbs];
+                let first = u64::from(sum[0]).wrapping_sub(u64::from(M[0]));
+                reduced[0] = first as u32;
+                let mut borrow = first >> 63;
+                $(
+                    let limb = u64::from(sum[$j])
+                        .wrapping_sub(u64::from(M[$j]))
+                        .wrapping_sub(borrow);
+                    reduced[$j] = limb as u32;
+                    borrow = limb >> 63;
+                )+
+                // The sum is at least M when it overflowed or M subtracts
+                // without a borrow.
+                if carry != 0 || borrow == 0 {
+                    reduced
+                } else {
+                    sum
+                }
+            }
+
+            fn sub(_m: &[u32; $limbs], a: &[u32; $limbs], b: &[u32; $limbs]) -> [u32; $limbs] {
+                const M: [u32; $limbs] = $modulus;
+                let mut difference = [0u32; $limbs];
+                let first = u64::from(a[0]).wrapping_sub(u64::from(b[0]));
+                difference[0] = first as u32;
+                let mut borrow = first >> 63;
+                $(
+                    let limb = u64::from(a[$j])
+                        .wrapping_sub(u64::from(b[$j]))
+                        .wrapping_sub(borrow);
+                    difference[$j] = limb as u32;
+                    borrow = limb >> 63;
+                )+
+                if borrow == 0 {
+                    return difference;
+                }
+                // Wrapped below zero: adding M brings it back.
+                let first = u64::from(difference[0]) + u64::from(M[0]);
+                difference[0] = first as u32;
+                let mut carry = first >> 32;
+                $(
+                    let limb = u64::from(difference[$j]) + u64::from(M[$j]) + carry;
+                    difference[$j] = limb as u32;
+                    carry = limb >> 32;
+                )+
+                difference
+            }
         }
     };
 }
-pub(crate) use fixed_montgomery_mul;
+pub(crate) use fixed_modular_arithmetic;
 
 /// Defines, in a curve's module, the curve (its base-point table built on
 /// first use) and its `PublicKey` type, from the module's `SPEC` and `LIMBS`
@@ -149,14 +230,14 @@ pub(crate) use curve_public_key;
 pub(crate) struct Modulus<F, const N: usize> {
     m: Limbs<N>,
     factor: u32,
-    /// How to multiply: written out for the modulus, or for any.
+    /// How to compute: written out for the modulus, or for any.
     arithmetic: PhantomData<F>,
     r_squared: Limbs<N>,
     /// 1 in Montgomery form (`R mod m`).
     one: Limbs<N>,
 }
 
-impl<F: MontgomeryMul<N>, const N: usize> Modulus<F, N> {
+impl<F: ModularArithmetic<N>, const N: usize> Modulus<F, N> {
     fn new(m: Limbs<N>) -> Modulus<F, N> {
         let mut r_squared = [0u32; N];
         r_squared.copy_from_slice(&bigint::montgomery_r_squared(&m));
@@ -183,12 +264,7 @@ impl<F: MontgomeryMul<N>, const N: usize> Modulus<F, N> {
 
     #[inline(always)]
     fn add(&self, a: &Limbs<N>, b: &Limbs<N>) -> Limbs<N> {
-        let mut sum = *a;
-        let carry = bigint::add_assign(&mut sum, b);
-        if carry || bigint::compare(&sum, &self.m) != Ordering::Less {
-            bigint::sub_assign(&mut sum, &self.m);
-        }
-        sum
+        F::add(&self.m, a, b)
     }
 
     #[inline(always)]
@@ -198,11 +274,7 @@ impl<F: MontgomeryMul<N>, const N: usize> Modulus<F, N> {
 
     #[inline(always)]
     fn sub(&self, a: &Limbs<N>, b: &Limbs<N>) -> Limbs<N> {
-        let mut difference = *a;
-        if bigint::sub_assign(&mut difference, b) {
-            bigint::add_assign(&mut difference, &self.m);
-        }
-        difference
+        F::sub(&self.m, a, b)
     }
 
     fn negate(&self, a: &Limbs<N>) -> Limbs<N> {
@@ -317,7 +389,7 @@ pub(crate) struct Curve<F, const N: usize> {
     base_table: Table<N>,
 }
 
-impl<F: MontgomeryMul<N>, const N: usize> Curve<F, N> {
+impl<F: ModularArithmetic<N>, const N: usize> Curve<F, N> {
     /// Builds the curve and its base-point table from its constants.
     pub(crate) fn new(spec: &CurveSpec<N>) -> Curve<F, N> {
         let p = Modulus::new(spec.p);
@@ -573,7 +645,7 @@ impl<F, const N: usize> PartialEq for VerifyingKey<F, N> {
     }
 }
 
-impl<F: MontgomeryMul<N>, const N: usize> VerifyingKey<F, N> {
+impl<F: ModularArithmetic<N>, const N: usize> VerifyingKey<F, N> {
     /// A key from affine coordinates, each exactly `4 * N` big-endian bytes.
     pub(crate) fn from_affine(
         curve: &'static Curve<F, N>,
@@ -681,7 +753,7 @@ fn message_scalar<F, const N: usize>(curve: &Curve<F, N>, message: &[u8]) -> Opt
 /// Whether the affine x of `point`, reduced mod n, equals `r`; checked as
 /// `X == r' * Z^2` for `r' = r` and `r' = r + n` (when below p), so no
 /// inversion is needed.
-fn x_matches<F: MontgomeryMul<N>, const N: usize>(
+fn x_matches<F: ModularArithmetic<N>, const N: usize>(
     curve: &Curve<F, N>,
     point: &Jacobian<N>,
     r: &Limbs<N>,
@@ -701,7 +773,7 @@ fn x_matches<F: MontgomeryMul<N>, const N: usize>(
 }
 
 /// The y coordinate of the point with this x and y parity, big-endian.
-fn decompress_y<F: MontgomeryMul<N>, const N: usize>(
+fn decompress_y<F: ModularArithmetic<N>, const N: usize>(
     curve: &Curve<F, N>,
     x: &[u8],
     odd: bool,
@@ -739,4 +811,52 @@ fn shift_right<const N: usize>(value: &Limbs<N>, bits: u32) -> Limbs<N> {
         out[index] = (value[index] >> bits) | high;
     }
     out
+}
+
+/// Checks a written-out [`ModularArithmetic`] against the one for any
+/// modulus, over edge values and random ones below `m`.
+#[cfg(test)]
+pub(crate) fn check_fixed_arithmetic<F: ModularArithmetic<N>, const N: usize>(m: &Limbs<N>) {
+    use rand::{rngs::StdRng, Rng, SeedableRng};
+    let factor = bigint::montgomery_factor(m[0]);
+    let below = |value: u32| {
+        let mut limbs = *m;
+        bigint::sub_assign(&mut limbs, &small::<N>(value));
+        limbs
+    };
+    let mut top_ones = [u32::MAX; N];
+    top_ones[N - 1] = 0;
+    let mut top_only = [0u32; N];
+    top_only[N - 1] = m[N - 1] - 1;
+    let mut values = vec![
+        small(0),
+        small(1),
+        small(2),
+        below(1),
+        below(2),
+        top_ones,
+        top_only,
+    ];
+    let mut rng = StdRng::seed_from_u64(N as u64);
+    for _ in 0..40 {
+        let mut value: Limbs<N> = std::array::from_fn(|_| rng.gen());
+        value[N - 1] %= m[N - 1];
+        values.push(value);
+    }
+    for a in &values {
+        for b in &values {
+            assert_eq!(
+                F::add(m, a, b),
+                AnyOddModulus::add(m, a, b),
+                "{a:x?} + {b:x?}"
+            );
+            assert_eq!(
+                F::sub(m, a, b),
+                AnyOddModulus::sub(m, a, b),
+                "{a:x?} - {b:x?}"
+            );
+            let product = AnyOddModulus::mul(m, factor, a, b);
+            assert_eq!(F::mul(m, factor, a, b), product, "{a:x?} * {b:x?}");
+        }
+    }
 }

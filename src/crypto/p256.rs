@@ -1,7 +1,7 @@
 //! ES256: ECDSA over NIST P-256 with SHA-256 (RFC 7518 §3.4).
 
 use super::bigint::limbs_from_hex;
-use super::ecdsa::{curve_public_key, fixed_montgomery_mul, CurveSpec};
+use super::ecdsa::{curve_public_key, fixed_modular_arithmetic, CurveSpec};
 
 /// Length of a coordinate, a scalar and each half of a signature, in bytes.
 pub const FIELD_BYTES: usize = 32;
@@ -12,7 +12,7 @@ const LIMBS: usize = FIELD_BYTES / 4;
 const P: [u32; LIMBS] =
     limbs_from_hex("ffffffff00000001000000000000000000000000ffffffffffffffffffffffff");
 
-fixed_montgomery_mul!(FieldMul, LIMBS, P, [1, 2, 3, 4, 5, 6, 7]);
+fixed_modular_arithmetic!(FieldArithmetic, LIMBS, P, [1, 2, 3, 4, 5, 6, 7]);
 
 const SPEC: CurveSpec<LIMBS> = CurveSpec {
     p: P,
@@ -27,7 +27,7 @@ const SPEC: CurveSpec<LIMBS> = CurveSpec {
     key_window: 5,
 };
 
-curve_public_key!("P-256", FieldMul);
+curve_public_key!("P-256", FieldArithmetic);
 
 #[cfg(test)]
 mod tests {
@@ -89,5 +89,10 @@ mod tests {
         for signature in [vec![1u8; 63], vec![1u8; 65], vec![0u8; 64], vec![]] {
             assert!(!key.verify(b"message", &signature));
         }
+    }
+
+    #[test]
+    fn written_out_field_arithmetic_matches_the_generic_one() {
+        crate::crypto::ecdsa::check_fixed_arithmetic::<FieldArithmetic, LIMBS>(&P);
     }
 }

@@ -1,7 +1,7 @@
 //! ES384: ECDSA over NIST P-384 with SHA-384 (RFC 7518 §3.4).
 
 use super::bigint::limbs_from_hex;
-use super::ecdsa::{curve_public_key, fixed_montgomery_mul, CurveSpec};
+use super::ecdsa::{curve_public_key, fixed_modular_arithmetic, CurveSpec};
 
 /// Length of a coordinate, a scalar and each half of a signature, in bytes.
 pub const FIELD_BYTES: usize = 48;
@@ -11,7 +11,12 @@ const LIMBS: usize = FIELD_BYTES / 4;
 /// Curve constants from SEC 2 / NIST SP 800-186.
 const P: [u32; LIMBS] = limbs_from_hex("fffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffeffffffff0000000000000000ffffffff");
 
-fixed_montgomery_mul!(FieldMul, LIMBS, P, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+fixed_modular_arithmetic!(
+    FieldArithmetic,
+    LIMBS,
+    P,
+    [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
+);
 
 const SPEC: CurveSpec<LIMBS> = CurveSpec {
     p: P,
@@ -26,4 +31,14 @@ const SPEC: CurveSpec<LIMBS> = CurveSpec {
     key_window: 5,
 };
 
-curve_public_key!("P-384", FieldMul);
+curve_public_key!("P-384", FieldArithmetic);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn written_out_field_arithmetic_matches_the_generic_one() {
+        crate::crypto::ecdsa::check_fixed_arithmetic::<FieldArithmetic, LIMBS>(&P);
+    }
+}
