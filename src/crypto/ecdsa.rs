@@ -144,6 +144,9 @@ macro_rules! fixed_modular_arithmetic {
                 }
             }
 
+            // The carry out of the top limb when adding M back is dropped:
+            // that is the wrap back into range.
+            #[allow(unused_assignments)]
             fn sub(_m: &[u32; $limbs], a: &[u32; $limbs], b: &[u32; $limbs]) -> [u32; $limbs] {
                 const M: [u32; $limbs] = $modulus;
                 let mut difference = [0u32; $limbs];
