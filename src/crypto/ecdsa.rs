@@ -29,6 +29,12 @@ pub(crate) trait ModularArithmetic<const N: usize> {
     /// Montgomery multiplication, `a * b / R mod m`.
     fn mul(m: &Limbs<N>, factor: u32, a: &Limbs<N>, b: &Limbs<N>) -> Limbs<N>;
 
+    /// Montgomery squaring, the same as `mul(m, factor, a, a)`.
+    #[inline(always)]
+    fn square(m: &Limbs<N>, factor: u32, a: &Limbs<N>) -> Limbs<N> {
+        Self::mul(m, factor, a, a)
+    }
+
     /// `a + b mod m`.
     #[inline(always)]
     fn add(m: &Limbs<N>, a: &Limbs<N>, b: &Limbs<N>) -> Limbs<N> {
@@ -65,14 +71,63 @@ impl<const N: usize> ModularArithmetic<N> for AnyOddModulus {
 }
 
 /// Defines the type `$name`, whose [`ModularArithmetic`] works modulo a
-/// constant `M` of `$limbs` limbs; `[$j]` lists 1..$limbs. Every column is
-/// written out, so limbs of `M` that are 0, 1 or all ones fold into the
-/// code, values stay in registers, and the size-optimised release build
-/// keeps no loop over the limbs.
+/// constant `M` of `$limbs` limbs; `[$j]` lists 0..$limbs. Every limb and
+/// every product is written out, so the values stay in registers, limbs of
+/// `M` that are 0, 1 or all ones fold into the code, and the
+/// size-optimised release build keeps no loop over the limbs.
+///
+/// Multiplication and squaring sum the 64-bit partial products into one
+/// 64-bit column per limb position, low and high halves apart, and carry
+/// between columns only where the Montgomery reduction needs an exact limb
+/// and once at the end. Without a carry chain through every product the
+/// additions are independent of each other, and the square computes each
+/// cross product `a_i * a_j` once and doubles the columns.
 macro_rules! fixed_modular_arithmetic {
     ($name:ident, $limbs:expr, $modulus:expr, [$($j:literal),+]) => {
         #[derive(Clone, Copy)]
         pub(crate) struct $name;
+
+        impl $name {
+            const M: [u32; $limbs] = $modulus;
+            const FACTOR: u32 = $crate::crypto::bigint::montgomery_factor(Self::M[0]);
+
+            /// `columns / R mod M` for the columns of a product of values
+            /// below `M`, fully reduced.
+            #[inline(always)]
+            fn reduce(mut columns: [u64; 2 * $limbs]) -> [u32; $limbs] {
+                let mut carry = 0u64;
+                $crate::crypto::ecdsa::reduction_rows!(columns, carry, [$($j),+], [$($j),+]);
+                let mut t = [0u32; $limbs];
+                $(
+                    let limb = columns[$limbs + $j] + carry;
+                    t[$j] = limb as u32;
+                    carry = limb >> 32;
+                )+
+                // Below 2M: subtract M once when it fits.
+                Self::subtract_modulus_if_not_below(t, carry != 0)
+            }
+
+            /// `t - M` when `t` (plus `overflow * R`) is at least `M`.
+            #[inline(always)]
+            fn subtract_modulus_if_not_below(t: [u32; $limbs], overflow: bool) -> [u32; $limbs] {
+                let mut reduced = [0u32; $limbs];
+                let mut borrow = 0u64;
+                $(
+                    let limb = u64::from(t[$j])
+                        .wrapping_sub(u64::from(Self::M[$j]))
+                        .wrapping_sub(borrow);
+                    reduced[$j] = limb as u32;
+                    borrow = limb >> 63;
+                )+
+                // At least M when it overflowed or M subtracts without a
+                // borrow.
+                if overflow || borrow == 0 {
+                    reduced
+                } else {
+                    t
+                }
+            }
+        }
 
         impl $crate::crypto::ecdsa::ModularArithmetic<$limbs> for $name {
             fn mul(
@@ -81,78 +136,39 @@ macro_rules! fixed_modular_arithmetic {
                 a: &[u32; $limbs],
                 b: &[u32; $limbs],
             ) -> [u32; $limbs] {
-                const M: [u32; $limbs] = $modulus;
-                const FACTOR: u32 = $crate::crypto::bigint::montgomery_factor(M[0]);
-                let mut t = [0u32; $limbs];
-                // The bit above t's top limb; the running sum stays below 2M.
-                let mut top = 0u64;
-                let mut i = 0;
-                while i < $limbs {
-                    let a_limb = u64::from(a[i]);
-                    let first = u64::from(t[0]) + a_limb * u64::from(b[0]);
-                    let quotient = u64::from((first as u32).wrapping_mul(FACTOR));
-                    let mut carry_ab = first >> 32;
-                    let mut carry_qm = (u64::from(first as u32) + quotient * u64::from(M[0])) >> 32;
-                    $(
-                        let ab = u64::from(t[$j]) + a_limb * u64::from(b[$j]) + carry_ab;
-                        carry_ab = ab >> 32;
-                        let qm = u64::from(ab as u32) + quotient * u64::from(M[$j]) + carry_qm;
-                        carry_qm = qm >> 32;
-                        t[$j - 1] = qm as u32;
-                    )+
-                    let high = top + carry_ab + carry_qm;
-                    t[$limbs - 1] = high as u32;
-                    top = high >> 32;
-                    i += 1;
-                }
-                if top != 0
-                    || $crate::crypto::bigint::compare(&t, &M) != std::cmp::Ordering::Less
-                {
-                    $crate::crypto::bigint::sub_assign(&mut t, &M);
-                }
-                t
+                let mut columns = [0u64; 2 * $limbs];
+                $crate::crypto::ecdsa::product_rows!(columns, a, b, [$($j),+], [$($j),+]);
+                Self::reduce(columns)
+            }
+
+            fn square(_m: &[u32; $limbs], _factor: u32, a: &[u32; $limbs]) -> [u32; $limbs] {
+                let mut columns = [0u64; 2 * $limbs];
+                $crate::crypto::ecdsa::cross_product_rows!(columns, a, [$($j),+], [$($j),+]);
+                $(
+                    let square = u64::from(a[$j]) * u64::from(a[$j]);
+                    columns[2 * $j] = 2 * columns[2 * $j] + (square & 0xffff_ffff);
+                    columns[2 * $j + 1] = 2 * columns[2 * $j + 1] + (square >> 32);
+                )+
+                Self::reduce(columns)
             }
 
             fn add(_m: &[u32; $limbs], a: &[u32; $limbs], b: &[u32; $limbs]) -> [u32; $limbs] {
-                const M: [u32; $limbs] = $modulus;
                 let mut sum = [0u32; $limbs];
-                let first = u64::from(a[0]) + u64::from(b[0]);
-                sum[0] = first as u32;
-                let mut carry = first >> 32;
+                let mut carry = 0u64;
                 $(
                     let limb = u64::from(a[$j]) + u64::from(b[$j]) + carry;
                     sum[$j] = limb as u32;
                     carry = limb >> 32;
                 )+
-                let mut reduced = [0u32; $limbs];
-                let first = u64::from(sum[0]).wrapping_sub(u64::from(M[0]));
-                reduced[0] = first as u32;
-                let mut borrow = first >> 63;
-                $(
-                    let limb = u64::from(sum[$j])
-                        .wrapping_sub(u64::from(M[$j]))
-                        .wrapping_sub(borrow);
-                    reduced[$j] = limb as u32;
-                    borrow = limb >> 63;
-                )+
-                // The sum is at least M when it overflowed or M subtracts
-                // without a borrow.
-                if carry != 0 || borrow == 0 {
-                    reduced
-                } else {
-                    sum
-                }
+                Self::subtract_modulus_if_not_below(sum, carry != 0)
             }
 
             // The carry out of the top limb when adding M back is dropped:
             // that is the wrap back into range.
             #[allow(unused_assignments)]
             fn sub(_m: &[u32; $limbs], a: &[u32; $limbs], b: &[u32; $limbs]) -> [u32; $limbs] {
-                const M: [u32; $limbs] = $modulus;
                 let mut difference = [0u32; $limbs];
-                let first = u64::from(a[0]).wrapping_sub(u64::from(b[0]));
-                difference[0] = first as u32;
-                let mut borrow = first >> 63;
+                let mut borrow = 0u64;
                 $(
                     let limb = u64::from(a[$j])
                         .wrapping_sub(u64::from(b[$j]))
@@ -164,11 +180,9 @@ macro_rules! fixed_modular_arithmetic {
                     return difference;
                 }
                 // Wrapped below zero: adding M brings it back.
-                let first = u64::from(difference[0]) + u64::from(M[0]);
-                difference[0] = first as u32;
-                let mut carry = first >> 32;
+                let mut carry = 0u64;
                 $(
-                    let limb = u64::from(difference[$j]) + u64::from(M[$j]) + carry;
+                    let limb = u64::from(difference[$j]) + u64::from(Self::M[$j]) + carry;
                     difference[$j] = limb as u32;
                     carry = limb >> 32;
                 )+
@@ -178,6 +192,79 @@ macro_rules! fixed_modular_arithmetic {
     };
 }
 pub(crate) use fixed_modular_arithmetic;
+
+/// Adds `a_i * b_j` into columns `i + j` (low half) and `i + j + 1` (high
+/// half) for every `i` and `j`; `$js` is the bracketed list of `j`.
+macro_rules! product_rows {
+    ($columns:ident, $a:ident, $b:ident, [$($i:literal),+], $js:tt) => {
+        $( $crate::crypto::ecdsa::product_row!($columns, $a, $b, $i, $js); )+
+    };
+}
+pub(crate) use product_rows;
+
+macro_rules! product_row {
+    ($columns:ident, $a:ident, $b:ident, $i:literal, [$($j:literal),+]) => {
+        $(
+            let product = u64::from($a[$i]) * u64::from($b[$j]);
+            $columns[$i + $j] += product & 0xffff_ffff;
+            $columns[$i + $j + 1] += product >> 32;
+        )+
+    };
+}
+pub(crate) use product_row;
+
+/// [`product_rows`] of `a` with itself for `i < j` only.
+macro_rules! cross_product_rows {
+    ($columns:ident, $a:ident, [$($i:literal),+], $js:tt) => {
+        $( $crate::crypto::ecdsa::cross_product_row!($columns, $a, $i, $js); )+
+    };
+}
+pub(crate) use cross_product_rows;
+
+macro_rules! cross_product_row {
+    ($columns:ident, $a:ident, $i:literal, [$($j:literal),+]) => {
+        $(
+            if $crate::crypto::ecdsa::is_cross_product($i, $j) {
+                let product = u64::from($a[$i]) * u64::from($a[$j]);
+                $columns[$i + $j] += product & 0xffff_ffff;
+                $columns[$i + $j + 1] += product >> 32;
+            }
+        )+
+    };
+}
+pub(crate) use cross_product_row;
+
+/// Whether `a_i * a_j` is one of the cross products a square counts once.
+#[inline(always)]
+pub(crate) const fn is_cross_product(i: usize, j: usize) -> bool {
+    i < j
+}
+
+/// Montgomery reduction rows over product columns, in the scope of a type
+/// with `M` and `FACTOR`: row `i` first takes the carry out of column
+/// `i - 1`, which makes column `i` exact modulo 2^32, then adds `q * M` at
+/// column `i` with `q` chosen so that the column becomes a multiple of
+/// 2^32. `$carry` ends as the carry into column `$limbs`.
+macro_rules! reduction_rows {
+    ($columns:ident, $carry:ident, [$($i:literal),+], $js:tt) => {
+        $( $crate::crypto::ecdsa::reduction_row!($columns, $carry, $i, $js); )+
+    };
+}
+pub(crate) use reduction_rows;
+
+macro_rules! reduction_row {
+    ($columns:ident, $carry:ident, $i:literal, [$($j:literal),+]) => {
+        $columns[$i] += $carry;
+        let quotient = u64::from(($columns[$i] as u32).wrapping_mul(Self::FACTOR));
+        $(
+            let product = quotient * u64::from(Self::M[$j]);
+            $columns[$i + $j] += product & 0xffff_ffff;
+            $columns[$i + $j + 1] += product >> 32;
+        )+
+        $carry = $columns[$i] >> 32;
+    };
+}
+pub(crate) use reduction_row;
 
 /// Defines, in a curve's module, the curve (its base-point table built on
 /// first use) and its `PublicKey` type, from the module's `SPEC` and `LIMBS`
@@ -262,7 +349,7 @@ impl<F: ModularArithmetic<N>, const N: usize> Modulus<F, N> {
 
     #[inline(always)]
     fn square(&self, a: &Limbs<N>) -> Limbs<N> {
-        self.mul(a, a)
+        F::square(&self.m, self.factor, a)
     }
 
     #[inline(always)]
@@ -861,5 +948,7 @@ pub(crate) fn check_fixed_arithmetic<F: ModularArithmetic<N>, const N: usize>(m:
             let product = AnyOddModulus::mul(m, factor, a, b);
             assert_eq!(F::mul(m, factor, a, b), product, "{a:x?} * {b:x?}");
         }
+        let square = AnyOddModulus::mul(m, factor, a, a);
+        assert_eq!(F::square(m, factor, a), square, "{a:x?}^2");
     }
 }

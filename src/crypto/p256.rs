@@ -12,7 +12,7 @@ const LIMBS: usize = FIELD_BYTES / 4;
 const P: [u32; LIMBS] =
     limbs_from_hex("ffffffff00000001000000000000000000000000ffffffffffffffffffffffff");
 
-fixed_modular_arithmetic!(FieldArithmetic, LIMBS, P, [1, 2, 3, 4, 5, 6, 7]);
+fixed_modular_arithmetic!(FieldArithmetic, LIMBS, P, [0, 1, 2, 3, 4, 5, 6, 7]);
 
 const SPEC: CurveSpec<LIMBS> = CurveSpec {
     p: P,

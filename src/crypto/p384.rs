@@ -15,7 +15,7 @@ fixed_modular_arithmetic!(
     FieldArithmetic,
     LIMBS,
     P,
-    [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
+    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]
 );
 
 const SPEC: CurveSpec<LIMBS> = CurveSpec {
