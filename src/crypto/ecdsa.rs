@@ -71,32 +71,45 @@ impl<const N: usize> ModularArithmetic<N> for AnyOddModulus {
 }
 
 /// Defines the type `$name`, whose [`ModularArithmetic`] works modulo a
-/// constant `M` of `$limbs` limbs; `[$j]` lists 0..$limbs. Every limb and
-/// every product is written out, so the values stay in registers, limbs of
-/// `M` that are 0, 1 or all ones fold into the code, and the
-/// size-optimised release build keeps no loop over the limbs.
+/// constant `M` of `$limbs` limbs; `[$j]` lists 0..$limbs. With
+/// `reduce_by_terms [(exponent, sign), ..]`, `M` is a sum of signed powers
+/// of 2^32 (checked when building) and the Montgomery reduction adds and
+/// subtracts instead of multiplying; with `reduce_by_limbs` it multiplies
+/// by the limbs of `M`.
+/// Every limb and every product is written out, so the values stay in
+/// registers and the size-optimised release build keeps no loop over the
+/// limbs.
 ///
 /// Multiplication and squaring sum the 64-bit partial products into one
-/// 64-bit column per limb position, low and high halves apart, and carry
-/// between columns only where the Montgomery reduction needs an exact limb
-/// and once at the end. Without a carry chain through every product the
+/// signed 64-bit column per limb position, low and high halves apart, and
+/// carry between columns only where the reduction needs an exact limb and
+/// once at the end. Without a carry chain through every product the
 /// additions are independent of each other, and the square computes each
 /// cross product `a_i * a_j` once and doubles the columns.
 macro_rules! fixed_modular_arithmetic {
-    ($name:ident, $limbs:expr, $modulus:expr, [$($j:literal),+]) => {
+    ($name:ident, $limbs:expr, $modulus:expr, $js:tt, reduce_by_terms $terms:tt) => {
+        const _: () = assert!(
+            $crate::crypto::ecdsa::is_sum_of_terms(&$modulus, &$crate::crypto::ecdsa::terms!($terms)),
+            "the terms do not add up to the modulus, or it is not -1 mod 2^32"
+        );
+        $crate::crypto::ecdsa::fixed_modular_arithmetic!(@define $name, $limbs, $modulus, $js, $terms);
+    };
+    ($name:ident, $limbs:expr, $modulus:expr, $js:tt, reduce_by_limbs) => {
+        $crate::crypto::ecdsa::fixed_modular_arithmetic!(@define $name, $limbs, $modulus, $js, $js);
+    };
+    (@define $name:ident, $limbs:expr, $modulus:expr, [$($j:literal),+], $reduction:tt) => {
         #[derive(Clone, Copy)]
         pub(crate) struct $name;
 
         impl $name {
             const M: [u32; $limbs] = $modulus;
-            const FACTOR: u32 = $crate::crypto::bigint::montgomery_factor(Self::M[0]);
 
             /// `columns / R mod M` for the columns of a product of values
             /// below `M`, fully reduced.
             #[inline(always)]
-            fn reduce(mut columns: [u64; 2 * $limbs]) -> [u32; $limbs] {
-                let mut carry = 0u64;
-                $crate::crypto::ecdsa::reduction_rows!(columns, carry, [$($j),+], [$($j),+]);
+            fn reduce(mut columns: [i64; 2 * $limbs]) -> [u32; $limbs] {
+                let mut carry = 0i64;
+                $crate::crypto::ecdsa::reduction_rows!(columns, carry, [$($j),+], $reduction);
                 let mut t = [0u32; $limbs];
                 $(
                     let limb = columns[$limbs + $j] + carry;
@@ -136,18 +149,18 @@ macro_rules! fixed_modular_arithmetic {
                 a: &[u32; $limbs],
                 b: &[u32; $limbs],
             ) -> [u32; $limbs] {
-                let mut columns = [0u64; 2 * $limbs];
+                let mut columns = [0i64; 2 * $limbs];
                 $crate::crypto::ecdsa::product_rows!(columns, a, b, [$($j),+], [$($j),+]);
                 Self::reduce(columns)
             }
 
             fn square(_m: &[u32; $limbs], _factor: u32, a: &[u32; $limbs]) -> [u32; $limbs] {
-                let mut columns = [0u64; 2 * $limbs];
+                let mut columns = [0i64; 2 * $limbs];
                 $crate::crypto::ecdsa::cross_product_rows!(columns, a, [$($j),+], [$($j),+]);
                 $(
                     let square = u64::from(a[$j]) * u64::from(a[$j]);
-                    columns[2 * $j] = 2 * columns[2 * $j] + (square & 0xffff_ffff);
-                    columns[2 * $j + 1] = 2 * columns[2 * $j + 1] + (square >> 32);
+                    columns[2 * $j] = 2 * columns[2 * $j] + (square & 0xffff_ffff) as i64;
+                    columns[2 * $j + 1] = 2 * columns[2 * $j + 1] + (square >> 32) as i64;
                 )+
                 Self::reduce(columns)
             }
@@ -206,8 +219,8 @@ macro_rules! product_row {
     ($columns:ident, $a:ident, $b:ident, $i:literal, [$($j:literal),+]) => {
         $(
             let product = u64::from($a[$i]) * u64::from($b[$j]);
-            $columns[$i + $j] += product & 0xffff_ffff;
-            $columns[$i + $j + 1] += product >> 32;
+            $columns[$i + $j] += (product & 0xffff_ffff) as i64;
+            $columns[$i + $j + 1] += (product >> 32) as i64;
         )+
     };
 }
@@ -226,8 +239,8 @@ macro_rules! cross_product_row {
         $(
             if $crate::crypto::ecdsa::is_cross_product($i, $j) {
                 let product = u64::from($a[$i]) * u64::from($a[$j]);
-                $columns[$i + $j] += product & 0xffff_ffff;
-                $columns[$i + $j + 1] += product >> 32;
+                $columns[$i + $j] += (product & 0xffff_ffff) as i64;
+                $columns[$i + $j + 1] += (product >> 32) as i64;
             }
         )+
     };
@@ -241,30 +254,97 @@ pub(crate) const fn is_cross_product(i: usize, j: usize) -> bool {
 }
 
 /// Montgomery reduction rows over product columns, in the scope of a type
-/// with `M` and `FACTOR`: row `i` first takes the carry out of column
+/// with `M` and `FACTOR`. Row `i` first takes the carry out of column
 /// `i - 1`, which makes column `i` exact modulo 2^32, then adds `q * M` at
 /// column `i` with `q` chosen so that the column becomes a multiple of
 /// 2^32. `$carry` ends as the carry into column `$limbs`.
+///
+/// `$reduction` says how `q * M` is added: a list of `(exponent, sign)`
+/// terms adds or subtracts `q` once per term (for `M = -1 mod 2^32`, `q` is
+/// the column itself); a list of limb indices multiplies every limb of `M`,
+/// and limbs that are 0, 1 or repeat fold away.
 macro_rules! reduction_rows {
-    ($columns:ident, $carry:ident, [$($i:literal),+], $js:tt) => {
-        $( $crate::crypto::ecdsa::reduction_row!($columns, $carry, $i, $js); )+
+    ($columns:ident, $carry:ident, [$($i:literal),+], $reduction:tt) => {
+        $( $crate::crypto::ecdsa::reduction_row!($columns, $carry, $i, $reduction); )+
     };
 }
 pub(crate) use reduction_rows;
 
 macro_rules! reduction_row {
+    ($columns:ident, $carry:ident, $i:literal, [$(($exponent:literal, $sign:tt)),+]) => {
+        $columns[$i] += $carry;
+        let quotient = $columns[$i] & 0xffff_ffff;
+        $( $crate::crypto::ecdsa::add_term!($columns[$i + $exponent], $sign, quotient); )+
+        $carry = $columns[$i] >> 32;
+    };
     ($columns:ident, $carry:ident, $i:literal, [$($j:literal),+]) => {
         $columns[$i] += $carry;
-        let quotient = u64::from(($columns[$i] as u32).wrapping_mul(Self::FACTOR));
+        let factor = const { $crate::crypto::bigint::montgomery_factor(Self::M[0]) };
+        let quotient = u64::from(($columns[$i] as u32).wrapping_mul(factor));
         $(
             let product = quotient * u64::from(Self::M[$j]);
-            $columns[$i + $j] += product & 0xffff_ffff;
-            $columns[$i + $j + 1] += product >> 32;
+            $columns[$i + $j] += (product & 0xffff_ffff) as i64;
+            $columns[$i + $j + 1] += (product >> 32) as i64;
         )+
         $carry = $columns[$i] >> 32;
     };
 }
 pub(crate) use reduction_row;
+
+/// The `(exponent, sign)` list of [`fixed_modular_arithmetic`] as an array.
+macro_rules! terms {
+    ([$(($exponent:literal, $sign:tt)),+]) => {
+        [$(($exponent, $crate::crypto::ecdsa::sign!($sign))),+]
+    };
+}
+pub(crate) use terms;
+
+/// `$place += $value` or `$place -= $value` by the sign of a term.
+macro_rules! add_term {
+    ($place:expr, +, $value:expr) => {
+        $place += $value
+    };
+    ($place:expr, -, $value:expr) => {
+        $place -= $value
+    };
+}
+pub(crate) use add_term;
+
+macro_rules! sign {
+    (+) => {
+        1
+    };
+    (-) => {
+        -1
+    };
+}
+pub(crate) use sign;
+
+/// Whether `m` is the sum of `sign * 2^(32 * exponent)` over `terms` and
+/// is -1 mod 2^32, as the reduction of [`fixed_modular_arithmetic`] needs.
+pub(crate) const fn is_sum_of_terms<const N: usize>(m: &Limbs<N>, terms: &[(usize, i64)]) -> bool {
+    let mut limbs = [0i64; MAX_LIMBS + 1];
+    let mut index = 0;
+    while index < terms.len() {
+        let (exponent, sign) = terms[index];
+        if exponent > N || (sign != 1 && sign != -1) {
+            return false;
+        }
+        limbs[exponent] += sign;
+        index += 1;
+    }
+    let mut carry = 0i64;
+    let mut limb = 0;
+    while limb < N {
+        let value = limbs[limb] + carry;
+        if value as u32 != m[limb] {
+            return false;
+        }
+        carry = value >> 32;
+        limb += 1;
+    }
+    limbs[N] + carry == 0 && m[0] == u32::MAX
+}
 
 /// Defines, in a curve's module, the curve (its base-point table built on
 /// first use) and its `PublicKey` type, from the module's `SPEC` and `LIMBS`

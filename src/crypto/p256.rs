@@ -12,7 +12,16 @@ const LIMBS: usize = FIELD_BYTES / 4;
 const P: [u32; LIMBS] =
     limbs_from_hex("ffffffff00000001000000000000000000000000ffffffffffffffffffffffff");
 
-fixed_modular_arithmetic!(FieldArithmetic, LIMBS, P, [0, 1, 2, 3, 4, 5, 6, 7]);
+// p = 2^256 - 2^224 + 2^192 + 2^96 - 1, but multiplying by its limbs
+// measured faster in V8 than adding and subtracting those terms: three of
+// its limbs are all ones and share one product.
+fixed_modular_arithmetic!(
+    FieldArithmetic,
+    LIMBS,
+    P,
+    [0, 1, 2, 3, 4, 5, 6, 7],
+    reduce_by_limbs
+);
 
 const SPEC: CurveSpec<LIMBS> = CurveSpec {
     p: P,
