@@ -4,6 +4,8 @@
 //! V8: `cargo build --release --target wasm32-wasip1 --example sigbench`, then
 //! `node --no-warnings tools/wasi-run.mjs
 //! target/wasm32-wasip1/release/examples/sigbench.wasm 1000`.
+//! A third argument keeps only the lines whose label contains it
+//! (`... 1000 ours ES256`).
 //! The keys and signatures are the first valid Wycheproof vector of each
 //! kind, so the inputs are real and the same for every implementation.
 
@@ -87,6 +89,14 @@ fn cpu_nanos() -> u64 {
 }
 
 fn time(label: &str, iterations: u32, mut verify: impl FnMut() -> bool) {
+    // An optional third argument keeps only the lines whose label contains
+    // it, e.g. to profile one algorithm with `node --cpu-prof`.
+    if std::env::args()
+        .nth(3)
+        .is_some_and(|filter| !label.contains(&filter))
+    {
+        return;
+    }
     assert!(verify(), "{label}: the vector does not verify");
     let per_round = iterations.div_ceil(ROUNDS).max(1);
     let best = (0..ROUNDS)

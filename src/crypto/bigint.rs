@@ -116,16 +116,17 @@ pub fn add_assign(a: &mut [u32], b: &[u32]) -> bool {
     carry != 0
 }
 
-/// Shifts right by one bit; `top` becomes the new highest bit.
+/// Shifts right by `bits` (1 to 31); `top` supplies the bits shifted in
+/// at the top.
 #[inline(always)]
-fn shift_right_one(a: &mut [u32], top: bool) {
+fn shift_right_bits(a: &mut [u32], bits: u32, top: u32) {
     let mut index = 0;
     while index + 1 < a.len() {
-        a[index] = (a[index] >> 1) | (a[index + 1] << 31);
+        a[index] = (a[index] >> bits) | (a[index + 1] << (32 - bits));
         index += 1;
     }
     if let Some(last) = a.last_mut() {
-        *last = (*last >> 1) | (u32::from(top) << 31);
+        *last = (*last >> bits) | (top << (32 - bits));
     }
 }
 
@@ -171,14 +172,107 @@ pub const fn limbs_from_hex<const N: usize>(hex: &str) -> [u32; N] {
     limbs
 }
 
-/// One column of the fused multiply-and-reduce: `t_j + a_i*b_j + q*m_j`
-/// with both carry chains. Each sum fits in 64 bits.
+/// `t += u * x + v * y` for one limb, with a carry chain for each product.
+/// Each sum fits in 64 bits.
 #[inline(always)]
-fn column(t: &mut u32, b: u32, m: u32, a_limb: u64, quotient: u64, carries: &mut (u64, u64)) {
-    let ab = u64::from(*t) + a_limb * u64::from(b) + carries.0;
-    let qm = u64::from(ab as u32) + quotient * u64::from(m) + carries.1;
-    *carries = (ab >> 32, qm >> 32);
-    *t = qm as u32;
+fn two_products(t: &mut u32, x: u32, y: u32, u: u64, v: u64, carries: &mut (u64, u64)) {
+    let first = u64::from(*t) + u * u64::from(x) + carries.0;
+    let second = u64::from(first as u32) + v * u64::from(y) + carries.1;
+    *carries = (first >> 32, second >> 32);
+    *t = second as u32;
+}
+
+/// `t += u * x + v * y` limb by limb over the shortest of the three
+/// slices, continuing `carries`.
+///
+/// The loop walks the slices with slice patterns, four limbs a step: one
+/// length test per slice and step instead of a bounds check per limb, and
+/// unrolled by hand because the release profile optimises for size and
+/// does not unroll. In V8 this is about a fifth faster than indexing.
+#[inline(always)]
+fn two_row_pass(
+    mut t: &mut [u32],
+    mut x: &[u32],
+    mut y: &[u32],
+    u: u64,
+    v: u64,
+    carries: &mut (u64, u64),
+) {
+    loop {
+        match (std::mem::take(&mut t), x, y) {
+            (
+                [t0, t1, t2, t3, t_rest @ ..],
+                [x0, x1, x2, x3, x_rest @ ..],
+                [y0, y1, y2, y3, y_rest @ ..],
+            ) => {
+                two_products(t0, *x0, *y0, u, v, carries);
+                two_products(t1, *x1, *y1, u, v, carries);
+                two_products(t2, *x2, *y2, u, v, carries);
+                two_products(t3, *x3, *y3, u, v, carries);
+                (t, x, y) = (t_rest, x_rest, y_rest);
+            }
+            ([t0, t_rest @ ..], [x0, x_rest @ ..], [y0, y_rest @ ..]) => {
+                two_products(t0, *x0, *y0, u, v, carries);
+                (t, x, y) = (t_rest, x_rest, y_rest);
+            }
+            _ => return,
+        }
+    }
+}
+
+/// `t += u * x + carry` for one limb.
+#[inline(always)]
+fn one_product(t: &mut u32, x: u32, u: u64, carry: &mut u64) {
+    let sum = u64::from(*t) + u * u64::from(x) + *carry;
+    *t = sum as u32;
+    *carry = sum >> 32;
+}
+
+/// `t += u * x` over the shorter slice, returning the carry out of the
+/// top; walked like [`two_row_pass`].
+#[inline(always)]
+fn one_row_pass(mut t: &mut [u32], mut x: &[u32], u: u64) -> u64 {
+    let mut carry = 0u64;
+    loop {
+        match (std::mem::take(&mut t), x) {
+            ([t0, t1, t2, t3, t_rest @ ..], [x0, x1, x2, x3, x_rest @ ..]) => {
+                one_product(t0, *x0, u, &mut carry);
+                one_product(t1, *x1, u, &mut carry);
+                one_product(t2, *x2, u, &mut carry);
+                one_product(t3, *x3, u, &mut carry);
+                (t, x) = (t_rest, x_rest);
+            }
+            ([t0, t_rest @ ..], [x0, x_rest @ ..]) => {
+                one_product(t0, *x0, u, &mut carry);
+                (t, x) = (t_rest, x_rest);
+            }
+            _ => return carry,
+        }
+    }
+}
+
+#[inline(always)]
+fn fill_zero(a: &mut [u32]) {
+    let mut index = 0;
+    while index < a.len() {
+        a[index] = 0;
+        index += 1;
+    }
+}
+
+/// `out = wide[len..2 * len] + top * R`, less `m` when that is not below
+/// `m`; the value must be below `2m`.
+#[inline(always)]
+fn take_upper_half(out: &mut [u32], wide: &[u32], top: u64, m: &[u32]) {
+    let len = m.len();
+    let mut index = 0;
+    while index < len {
+        out[index] = wide[len + index];
+        index += 1;
+    }
+    if top != 0 || compare(&out[..len], m) != Ordering::Less {
+        sub_assign(out, m);
+    }
 }
 
 /// `out = a * b / R mod m` with `R = 2^(32 * m.len())`, for odd `m`, `a`
@@ -187,8 +281,6 @@ fn column(t: &mut u32, b: u32, m: u32, a_limb: u64, quotient: u64, carries: &mut
 ///
 /// Row `i` adds `a_i * b + q * m` at limb offset `i`, `q` chosen so that
 /// limb `i` becomes zero; after all rows the upper half holds the result.
-/// The inner loop is unrolled by hand, four limbs a step, because the
-/// release profile optimises for size and does not unroll.
 #[inline(always)]
 pub fn mont_mul_wide(
     out: &mut [u32],
@@ -199,11 +291,8 @@ pub fn mont_mul_wide(
     factor: u32,
 ) {
     let len = m.len();
-    let mut index = 0;
-    while index < 2 * len {
-        wide[index] = 0;
-        index += 1;
-    }
+    let (a, b, wide) = (&a[..len], &b[..len], &mut wide[..2 * len]);
+    fill_zero(wide);
     // The bit above the running sum's top limb; the sum stays below 2m.
     let mut top = 0u64;
     let mut i = 0;
@@ -212,54 +301,125 @@ pub fn mont_mul_wide(
         let quotient = wide[i]
             .wrapping_add(a_limb.wrapping_mul(b[0]))
             .wrapping_mul(factor);
-        let (a_limb, quotient) = (u64::from(a_limb), u64::from(quotient));
         let mut carries = (0u64, 0u64);
-        let mut j = 0;
-        while j + 4 <= len {
-            column(&mut wide[i + j], b[j], m[j], a_limb, quotient, &mut carries);
-            column(
-                &mut wide[i + j + 1],
-                b[j + 1],
-                m[j + 1],
-                a_limb,
-                quotient,
-                &mut carries,
-            );
-            column(
-                &mut wide[i + j + 2],
-                b[j + 2],
-                m[j + 2],
-                a_limb,
-                quotient,
-                &mut carries,
-            );
-            column(
-                &mut wide[i + j + 3],
-                b[j + 3],
-                m[j + 3],
-                a_limb,
-                quotient,
-                &mut carries,
-            );
-            j += 4;
-        }
-        while j < len {
-            column(&mut wide[i + j], b[j], m[j], a_limb, quotient, &mut carries);
-            j += 1;
-        }
+        let row = &mut wide[i..i + len];
+        two_row_pass(row, b, m, a_limb.into(), quotient.into(), &mut carries);
         let high = top + carries.0 + carries.1;
         wide[i + len] = high as u32;
         top = high >> 32;
         i += 1;
     }
-    let mut index = 0;
-    while index < len {
-        out[index] = wide[len + index];
-        index += 1;
+    take_upper_half(out, wide, top, m);
+}
+
+/// `out = a^2 / R mod m`, the same as [`mont_mul_wide`] with `b = a`, for
+/// odd `m` and `a < m`, in about 15% less time in V8. `wide` is scratch
+/// space of at least `2 * m.len()` limbs.
+///
+/// The square is computed whole first, then reduced. Both steps take two
+/// rows at a time so that each pass over the limbs does two products with
+/// two independent carry chains, as in [`mont_mul_wide`]; one row per pass
+/// would be bound by the latency of its single carry chain and save little.
+#[inline(always)]
+pub fn mont_sqr_wide(out: &mut [u32], wide: &mut [u32], a: &[u32], m: &[u32], factor: u32) {
+    let len = m.len();
+    let wide = &mut wide[..2 * len];
+    square_wide(wide, &a[..len]);
+    let top = montgomery_reduce(wide, m, factor);
+    take_upper_half(out, wide, top, m);
+}
+
+/// `wide = a^2`, all `2 * a.len()` limbs: each cross product `a_i * a_j`
+/// (`i < j`) once, the sum doubled, then the squares `a_i^2` added.
+#[inline(always)]
+fn square_wide(wide: &mut [u32], a: &[u32]) {
+    let len = a.len();
+    fill_zero(wide);
+    // Rows i and i+1: a_i * a_j at limb i+j for j > i, and a_(i+1) * a_j
+    // for j > i+1, which starts two limbs higher.
+    let mut i = 0;
+    while i + 2 < len {
+        let (u, v) = (u64::from(a[i]), u64::from(a[i + 1]));
+        let mut carries = (0u64, 0u64);
+        one_product(&mut wide[2 * i + 1], a[i + 1], u, &mut carries.0);
+        one_product(&mut wide[2 * i + 2], a[i + 2], u, &mut carries.0);
+        let rows = &mut wide[2 * i + 3..i + len];
+        two_row_pass(rows, &a[i + 3..], &a[i + 2..], u, v, &mut carries);
+        // Limb i+len: row i's carry and row i+1's last product.
+        let sum = u64::from(wide[i + len]) + v * u64::from(a[len - 1]) + carries.1;
+        let low = u64::from(sum as u32) + carries.0;
+        wide[i + len] = low as u32;
+        wide[i + len + 1] = ((sum >> 32) + (low >> 32)) as u32;
+        i += 2;
     }
-    if top != 0 || compare(&out[..len], m) != Ordering::Less {
-        sub_assign(out, m);
+    if i + 1 < len {
+        // A last single row with one product, a_(len-2) * a_(len-1).
+        let product = u64::from(a[i]) * u64::from(a[i + 1]) + u64::from(wide[2 * i + 1]);
+        wide[2 * i + 1] = product as u32;
+        wide[2 * i + 2] = (product >> 32) as u32;
     }
+    // Doubling is a one-bit shift; the bit shifted out of each limb pair
+    // moves into the next. The result is below R^2, so nothing leaves the top.
+    let mut shifted_in = 0u32;
+    let mut carry = 0u64;
+    let mut i = 0;
+    while i < len {
+        let (low, high) = (wide[2 * i], wide[2 * i + 1]);
+        let square = u64::from(a[i]) * u64::from(a[i]);
+        let sum = u64::from((low << 1) | shifted_in) + (square & 0xffff_ffff) + carry;
+        wide[2 * i] = sum as u32;
+        let sum = u64::from((high << 1) | (low >> 31)) + (square >> 32) + (sum >> 32);
+        wide[2 * i + 1] = sum as u32;
+        carry = sum >> 32;
+        shifted_in = high >> 31;
+        i += 1;
+    }
+}
+
+/// Montgomery reduction of `wide` (`2 * m.len()` limbs, below `m * R`) in
+/// place: afterwards `wide[len..] + top * R`, with `top` returned, is
+/// `wide / R mod m` plus at most one `m`.
+///
+/// Row `i` adds `q_i * m` at limb offset `i`, `q_i` chosen so that limb `i`
+/// becomes zero. Two rows go together: `q_(i+1)` only needs limb `i+1`
+/// after row `i`, which takes two products to know ahead.
+#[inline(always)]
+fn montgomery_reduce(wide: &mut [u32], m: &[u32], factor: u32) -> u64 {
+    let len = m.len();
+    // The carry into the limb above the last one a pair of rows reached.
+    let mut top = 0u64;
+    let mut i = 0;
+    while i + 1 < len {
+        let q0 = u64::from(wide[i].wrapping_mul(factor));
+        let carry = (u64::from(wide[i]) + q0 * u64::from(m[0])) >> 32;
+        let next = u64::from(wide[i + 1]) + q0 * u64::from(m[1]) + carry;
+        let q1 = u64::from((next as u32).wrapping_mul(factor));
+        let mut carries = (carry, 0u64);
+        two_row_pass(&mut wide[i + 1..i + len], &m[1..], m, q0, q1, &mut carries);
+        // Limb i+len: row i's carry and row i+1's last product.
+        let sum = u64::from(wide[i + len]) + q1 * u64::from(m[len - 1]) + carries.1;
+        let low = u64::from(sum as u32) + carries.0 + top;
+        wide[i + len] = low as u32;
+        let high = (sum >> 32) + (low >> 32);
+        top = match wide.get_mut(i + len + 1) {
+            Some(limb) => {
+                let sum = u64::from(*limb) + high;
+                *limb = sum as u32;
+                sum >> 32
+            }
+            None => high,
+        };
+        i += 2;
+    }
+    if i < len {
+        // A last single row when `len` is odd.
+        let quotient = u64::from(wide[i].wrapping_mul(factor));
+        let carry = one_row_pass(&mut wide[i..i + len], m, quotient);
+        let high = u64::from(wide[i + len]) + carry + top;
+        wide[i + len] = high as u32;
+        top = high >> 32;
+    }
+    top
 }
 
 /// [`mont_mul_wide`] with its own scratch space.
@@ -313,6 +473,7 @@ pub fn invert(a: &[u32], m: &[u32]) -> Option<Vec<u32>> {
     if is_zero(a) || is_even(m) {
         return None;
     }
+    let factor = montgomery_factor(m[0]);
     let (mut u, mut v) = (a.to_vec(), m.to_vec());
     let mut x1 = vec![0u32; m.len()];
     x1[0] = 1;
@@ -322,8 +483,8 @@ pub fn invert(a: &[u32], m: &[u32]) -> Option<Vec<u32>> {
         if is_zero(&u) || is_zero(&v) {
             return None;
         }
-        halve_while_even(&mut u, &mut x1, m);
-        halve_while_even(&mut v, &mut x2, m);
+        remove_factors_of_two(&mut u, &mut x1, m, factor);
+        remove_factors_of_two(&mut v, &mut x2, m, factor);
         if compare(&u, &v) != Ordering::Less {
             sub_assign(&mut u, &v);
             sub_mod(&mut x1, &x2, m);
@@ -335,16 +496,24 @@ pub fn invert(a: &[u32], m: &[u32]) -> Option<Vec<u32>> {
     Some(if is_one(&u) { x1 } else { x2 })
 }
 
-fn halve_while_even(value: &mut [u32], coefficient: &mut [u32], m: &[u32]) {
-    while !is_zero(value) && is_even(value) {
-        shift_right_one(value, false);
-        let carry = if is_even(coefficient) {
-            false
-        } else {
-            add_assign(coefficient, m)
-        };
-        shift_right_one(coefficient, carry);
+/// Divides non-zero `value` by its largest power of two, and
+/// `coefficient` by the same power modulo `m`, up to 31 bits a pass.
+fn remove_factors_of_two(value: &mut [u32], coefficient: &mut [u32], m: &[u32], factor: u32) {
+    while is_even(value) {
+        let bits = value[0].trailing_zeros().min(31);
+        shift_right_bits(value, bits, 0);
+        divide_by_power_of_two(coefficient, bits, m, factor);
     }
+}
+
+/// `a = a / 2^bits mod m` for `a < m` and `bits` from 1 to 31: adding the
+/// multiple `q * m` with `q < 2^bits` that clears the low `bits` bits
+/// (`q = a * (-m^-1) mod 2^bits`, `factor` being `-m^-1 mod 2^32`) makes
+/// the sum divisible, and the quotient stays below `m`.
+fn divide_by_power_of_two(a: &mut [u32], bits: u32, m: &[u32], factor: u32) {
+    let quotient = a[0].wrapping_mul(factor) & (u32::MAX >> (32 - bits));
+    let top = one_row_pass(a, m, quotient.into());
+    shift_right_bits(a, bits, top as u32);
 }
 
 /// `a = a - b mod m` for `a, b < m`.
@@ -357,6 +526,8 @@ fn sub_mod(a: &mut [u32], b: &[u32], m: &[u32]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
 
     fn value(limbs: &[u32]) -> u128 {
         limbs
@@ -419,6 +590,101 @@ mod tests {
         }
     }
 
+    /// Odd moduli of many lengths, the top limb non-zero: random ones,
+    /// all ones, and ones with all-ones or single-bit limbs.
+    fn squaring_moduli(rng: &mut StdRng) -> Vec<Vec<u32>> {
+        let mut moduli = Vec::new();
+        for len in [1, 2, 3, 4, 5, 7, 8, 9, 12, 63, 64, 65, 96, 128] {
+            let mut random: Vec<u32> = (0..len).map(|_| rng.gen()).collect();
+            random[0] |= 1;
+            random[len - 1] |= 1 << 31;
+            moduli.push(random);
+            moduli.push(vec![u32::MAX; len]);
+            let mut sparse = vec![0u32; len];
+            sparse[0] = 1;
+            sparse[len - 1] |= 1;
+            moduli.push(sparse);
+            let mut low_bits = vec![u32::MAX; len];
+            low_bits[len - 1] = rng.gen_range(1..1 << 20);
+            low_bits[0] |= 1;
+            moduli.push(low_bits);
+        }
+        moduli
+    }
+
+    /// Values below `m` that stress carries: 0, 1, 2, m-1, m-2, all-ones
+    /// limbs under the top one, the top limb alone, and random ones.
+    fn squaring_inputs(m: &[u32], rng: &mut StdRng) -> Vec<Vec<u32>> {
+        let len = m.len();
+        let mut inputs = vec![vec![0u32; len]];
+        for small in [1u32, 2] {
+            let mut value = vec![0u32; len];
+            value[0] = small;
+            inputs.push(value);
+        }
+        for below in [1u32, 2] {
+            let mut value = m.to_vec();
+            let mut subtrahend = vec![0u32; len];
+            subtrahend[0] = below;
+            sub_assign(&mut value, &subtrahend);
+            inputs.push(value);
+        }
+        let mut ones = vec![u32::MAX; len];
+        ones[len - 1] = 0;
+        inputs.push(ones);
+        let mut top = vec![0u32; len];
+        top[len - 1] = m[len - 1] - 1;
+        inputs.push(top);
+        for _ in 0..20 {
+            let mut value: Vec<u32> = (0..len).map(|_| rng.gen()).collect();
+            value[len - 1] %= m[len - 1];
+            inputs.push(value);
+        }
+        inputs.retain(|value| compare(value, m) == Ordering::Less);
+        inputs
+    }
+
+    #[test]
+    fn montgomery_squaring_equals_multiplying_a_value_by_itself() {
+        let mut rng = StdRng::seed_from_u64(0x5eed);
+        let mut checked = 0;
+        for m in squaring_moduli(&mut rng) {
+            let len = m.len();
+            let factor = montgomery_factor(m[0]);
+            // Scratch larger than needed, and dirty, as callers may pass it.
+            let mut wide = vec![u32::MAX; 2 * len + 3];
+            for a in squaring_inputs(&m, &mut rng) {
+                let mut squared = vec![0u32; len];
+                mont_sqr_wide(&mut squared, &mut wide, &a, &m, factor);
+                let mut product = vec![0u32; len];
+                mont_mul(&mut product, &a, &a, &m, factor);
+                assert_eq!(squared, product, "m = {m:x?}, a = {a:x?}");
+                checked += 1;
+            }
+        }
+        assert!(checked > 1000);
+    }
+
+    #[test]
+    fn montgomery_squaring_matches_plain_arithmetic() {
+        for &modulus in &MODULI {
+            let len = limbs_for_bytes(16 - modulus.leading_zeros() as usize / 8);
+            let m = limbs(modulus, len);
+            let factor = montgomery_factor(m[0]);
+            let r_squared = montgomery_r_squared(&m);
+            let mut wide = vec![0u32; 2 * len];
+            for a in [0u128, 1, 2, modulus - 1, 0x1234_5678_9abc_def0 % modulus] {
+                let mut form = vec![0; len];
+                mont_mul(&mut form, &limbs(a, len), &r_squared, &m, factor);
+                let mut squared = vec![0; len];
+                mont_sqr_wide(&mut squared, &mut wide, &form, &m, factor);
+                let mut plain = vec![0; len];
+                mont_mul(&mut plain, &squared, &limbs(1, len), &m, factor);
+                assert_eq!(value(&plain), mul_mod(a, a, modulus));
+            }
+        }
+    }
+
     fn mul_mod(a: u128, b: u128, m: u128) -> u128 {
         // Double-and-add keeps every intermediate below 2m < 2^128.
         let (mut result, mut addend, mut b) = (0u128, a % m, b);
@@ -438,6 +704,59 @@ mod tests {
         } else {
             gcd(b, a % b)
         }
+    }
+
+    /// Binary GCD of `a` and odd `m`, without coefficients.
+    fn gcd_with_odd(a: &[u32], m: &[u32]) -> Vec<u32> {
+        let (mut u, mut v) = (a.to_vec(), m.to_vec());
+        while !is_zero(&u) {
+            while is_even(&u) {
+                shift_right_bits(&mut u, 1, 0);
+            }
+            if compare(&u, &v) == Ordering::Less {
+                std::mem::swap(&mut u, &mut v);
+            }
+            sub_assign(&mut u, &v);
+        }
+        v
+    }
+
+    #[test]
+    fn inversion_of_many_limbs_gives_the_inverse_below_the_modulus() {
+        let mut rng = StdRng::seed_from_u64(0x1e5);
+        // Inversion serves the elliptic curves: up to 12 limbs.
+        for m in squaring_moduli(&mut rng)
+            .into_iter()
+            .filter(|m| m.len() <= 12)
+        {
+            let len = m.len();
+            let (factor, r_squared) = (montgomery_factor(m[0]), montgomery_r_squared(&m));
+            let mut one = vec![0u32; len];
+            one[0] = 1;
+            for a in squaring_inputs(&m, &mut rng) {
+                let Some(inverse) = invert(&a, &m) else {
+                    let coprime = is_one(&gcd_with_odd(&a, &m));
+                    assert!(is_zero(&a) || !coprime, "m = {m:x?}, a = {a:x?}");
+                    continue;
+                };
+                assert_eq!(compare(&inverse, &m), Ordering::Less);
+                let (mut scaled, mut product) = (vec![0u32; len], vec![0u32; len]);
+                mont_mul(&mut scaled, &a, &inverse, &m, factor);
+                mont_mul(&mut product, &scaled, &r_squared, &m, factor);
+                assert_eq!(product, one, "m = {m:x?}, a = {a:x?}");
+            }
+        }
+    }
+
+    #[test]
+    fn inversion_refuses_values_sharing_a_factor_with_the_modulus() {
+        // m = 3 * (2^61 - 1), with a multiple of each factor.
+        let modulus = 3 * ((1u128 << 61) - 1);
+        let m = limbs(modulus, 3);
+        for a in [3u128, 9, (1 << 61) - 1, 6 * ((1 << 61) - 1) % modulus] {
+            assert_eq!(invert(&limbs(a, 3), &m), None, "{a}");
+        }
+        assert!(invert(&limbs(2, 3), &m).is_some());
     }
 
     #[test]

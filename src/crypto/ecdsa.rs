@@ -11,6 +11,7 @@
 //! them.
 
 use std::cmp::Ordering;
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use super::bigint::{self, is_zero};
@@ -21,65 +22,344 @@ type Limbs<const N: usize> = [u32; N];
 /// The largest `N` in use (P-384).
 const MAX_LIMBS: usize = 12;
 
-/// Montgomery multiplication for one fixed modulus, written out in full
-/// (see [`fixed_montgomery_mul`]).
-pub(crate) type FixedMul<const N: usize> = fn(&Limbs<N>, &Limbs<N>) -> Limbs<N>;
+/// Arithmetic modulo `m` for one kind of modulus: a type per curve field,
+/// so that the point formulas call its written-out code directly rather
+/// than through a function pointer. Operands are below `m`.
+pub(crate) trait ModularArithmetic<const N: usize> {
+    /// Montgomery multiplication, `a * b / R mod m`.
+    fn mul(m: &Limbs<N>, factor: u32, a: &Limbs<N>, b: &Limbs<N>) -> Limbs<N>;
 
-/// Defines `fn $name(a, b) -> a * b / R mod M` for a constant modulus `M`
-/// of `$limbs` limbs; `[$j]` lists 1..$limbs. Every column is written out,
-/// so limbs of `M` that are 0, 1 or all ones fold into the code and the
-/// size-optimised release build keeps no loop over them.
-macro_rules! fixed_montgomery_mul {
-    ($name:ident, $limbs:expr, $modulus:expr, [$($j:literal),+]) => {
-        fn $name(a: &[u32; $limbs], b: &[u32; $limbs]) -> [u32; $limbs] {
+    /// Montgomery squaring, the same as `mul(m, factor, a, a)`.
+    #[inline(always)]
+    fn square(m: &Limbs<N>, factor: u32, a: &Limbs<N>) -> Limbs<N> {
+        Self::mul(m, factor, a, a)
+    }
+
+    /// `a + b mod m`.
+    #[inline(always)]
+    fn add(m: &Limbs<N>, a: &Limbs<N>, b: &Limbs<N>) -> Limbs<N> {
+        let mut sum = *a;
+        let carry = bigint::add_assign(&mut sum, b);
+        if carry || bigint::compare(&sum, m) != Ordering::Less {
+            bigint::sub_assign(&mut sum, m);
+        }
+        sum
+    }
+
+    /// `a - b mod m`.
+    #[inline(always)]
+    fn sub(m: &Limbs<N>, a: &Limbs<N>, b: &Limbs<N>) -> Limbs<N> {
+        let mut difference = *a;
+        if bigint::sub_assign(&mut difference, b) {
+            bigint::add_assign(&mut difference, m);
+        }
+        difference
+    }
+}
+
+/// Any odd modulus given at run time (the curve orders).
+#[derive(Clone, Copy)]
+pub(crate) struct AnyOddModulus;
+
+impl<const N: usize> ModularArithmetic<N> for AnyOddModulus {
+    fn mul(m: &Limbs<N>, factor: u32, a: &Limbs<N>, b: &Limbs<N>) -> Limbs<N> {
+        let mut product = [0u32; N];
+        let mut wide = [0u32; 2 * MAX_LIMBS];
+        bigint::mont_mul_wide(&mut product, &mut wide, a, b, m, factor);
+        product
+    }
+}
+
+/// Defines the type `$name`, whose [`ModularArithmetic`] works modulo a
+/// constant `M` of `$limbs` limbs; `[$j]` lists 0..$limbs. With
+/// `reduce_by_terms [(exponent, sign), ..]`, `M` is a sum of signed powers
+/// of 2^32 (checked when building) and the Montgomery reduction adds and
+/// subtracts instead of multiplying; with `reduce_by_limbs` it multiplies
+/// by the limbs of `M`.
+/// Every limb and every product is written out, so the values stay in
+/// registers and the size-optimised release build keeps no loop over the
+/// limbs.
+///
+/// Multiplication and squaring sum the 64-bit partial products into one
+/// signed 64-bit column per limb position, low and high halves apart, and
+/// carry between columns only where the reduction needs an exact limb and
+/// once at the end. Without a carry chain through every product the
+/// additions are independent of each other, and the square computes each
+/// cross product `a_i * a_j` once and doubles the columns.
+macro_rules! fixed_modular_arithmetic {
+    ($name:ident, $limbs:expr, $modulus:expr, $js:tt, reduce_by_terms $terms:tt) => {
+        const _: () = assert!(
+            $crate::crypto::ecdsa::is_sum_of_terms(&$modulus, &$crate::crypto::ecdsa::terms!($terms)),
+            "the terms do not add up to the modulus, or it is not -1 mod 2^32"
+        );
+        $crate::crypto::ecdsa::fixed_modular_arithmetic!(@define $name, $limbs, $modulus, $js, $terms);
+    };
+    ($name:ident, $limbs:expr, $modulus:expr, $js:tt, reduce_by_limbs) => {
+        $crate::crypto::ecdsa::fixed_modular_arithmetic!(@define $name, $limbs, $modulus, $js, $js);
+    };
+    (@define $name:ident, $limbs:expr, $modulus:expr, [$($j:literal),+], $reduction:tt) => {
+        #[derive(Clone, Copy)]
+        pub(crate) struct $name;
+
+        impl $name {
             const M: [u32; $limbs] = $modulus;
-            const FACTOR: u32 = $crate::crypto::bigint::montgomery_factor(M[0]);
-            let mut t = [0u32; $limbs];
-            // The bit above t's top limb; the running sum stays below 2M.
-            let mut top = 0u64;
-            let mut i = 0;
-            while i < $limbs {
-                let a_limb = u64::from(a[i]);
-                let first = u64::from(t[0]) + a_limb * u64::from(b[0]);
-                let quotient = u64::from((first as u32).wrapping_mul(FACTOR));
-                let mut carry_ab = first >> 32;
-                let mut carry_qm = (u64::from(first as u32) + quotient * u64::from(M[0])) >> 32;
+
+            /// `columns / R mod M` for the columns of a product of values
+            /// below `M`, fully reduced.
+            #[inline(always)]
+            fn reduce(mut columns: [i64; 2 * $limbs]) -> [u32; $limbs] {
+                let mut carry = 0i64;
+                $crate::crypto::ecdsa::reduction_rows!(columns, carry, [$($j),+], $reduction);
+                let mut t = [0u32; $limbs];
                 $(
-                    let ab = u64::from(t[$j]) + a_limb * u64::from(b[$j]) + carry_ab;
-                    carry_ab = ab >> 32;
-                    let qm = u64::from(ab as u32) + quotient * u64::from(M[$j]) + carry_qm;
-                    carry_qm = qm >> 32;
-                    t[$j - 1] = qm as u32;
+                    let limb = columns[$limbs + $j] + carry;
+                    t[$j] = limb as u32;
+                    carry = limb >> 32;
                 )+
-                let high = top + carry_ab + carry_qm;
-                t[$limbs - 1] = high as u32;
-                top = high >> 32;
-                i += 1;
+                // Below 2M: subtract M once when it fits.
+                Self::subtract_modulus_if_not_below(t, carry != 0)
             }
-            if top != 0
-                || $crate::crypto::bigint::compare(&t, &M) != std::cmp::Ordering::Less
-            {
-                $crate::crypto::bigint::sub_assign(&mut t, &M);
+
+            /// `t - M` when `t` (plus `overflow * R`) is at least `M`.
+            #[inline(always)]
+            fn subtract_modulus_if_not_below(t: [u32; $limbs], overflow: bool) -> [u32; $limbs] {
+                let mut reduced = [0u32; $limbs];
+                let mut borrow = 0u64;
+                $(
+                    let limb = u64::from(t[$j])
+                        .wrapping_sub(u64::from(Self::M[$j]))
+                        .wrapping_sub(borrow);
+                    reduced[$j] = limb as u32;
+                    borrow = limb >> 63;
+                )+
+                // At least M when it overflowed or M subtracts without a
+                // borrow.
+                if overflow || borrow == 0 {
+                    reduced
+                } else {
+                    t
+                }
             }
-            t
+        }
+
+        impl $crate::crypto::ecdsa::ModularArithmetic<$limbs> for $name {
+            fn mul(
+                _m: &[u32; $limbs],
+                _factor: u32,
+                a: &[u32; $limbs],
+                b: &[u32; $limbs],
+            ) -> [u32; $limbs] {
+                let mut columns = [0i64; 2 * $limbs];
+                $crate::crypto::ecdsa::product_rows!(columns, a, b, [$($j),+], [$($j),+]);
+                Self::reduce(columns)
+            }
+
+            fn square(_m: &[u32; $limbs], _factor: u32, a: &[u32; $limbs]) -> [u32; $limbs] {
+                let mut columns = [0i64; 2 * $limbs];
+                $crate::crypto::ecdsa::cross_product_rows!(columns, a, [$($j),+], [$($j),+]);
+                $(
+                    let square = u64::from(a[$j]) * u64::from(a[$j]);
+                    columns[2 * $j] = 2 * columns[2 * $j] + (square & 0xffff_ffff) as i64;
+                    columns[2 * $j + 1] = 2 * columns[2 * $j + 1] + (square >> 32) as i64;
+                )+
+                Self::reduce(columns)
+            }
+
+            fn add(_m: &[u32; $limbs], a: &[u32; $limbs], b: &[u32; $limbs]) -> [u32; $limbs] {
+                let mut sum = [0u32; $limbs];
+                let mut carry = 0u64;
+                $(
+                    let limb = u64::from(a[$j]) + u64::from(b[$j]) + carry;
+                    sum[$j] = limb as u32;
+                    carry = limb >> 32;
+                )+
+                Self::subtract_modulus_if_not_below(sum, carry != 0)
+            }
+
+            // The carry out of the top limb when adding M back is dropped:
+            // that is the wrap back into range.
+            #[allow(unused_assignments)]
+            fn sub(_m: &[u32; $limbs], a: &[u32; $limbs], b: &[u32; $limbs]) -> [u32; $limbs] {
+                let mut difference = [0u32; $limbs];
+                let mut borrow = 0u64;
+                $(
+                    let limb = u64::from(a[$j])
+                        .wrapping_sub(u64::from(b[$j]))
+                        .wrapping_sub(borrow);
+                    difference[$j] = limb as u32;
+                    borrow = limb >> 63;
+                )+
+                if borrow == 0 {
+                    return difference;
+                }
+                // Wrapped below zero: adding M brings it back.
+                let mut carry = 0u64;
+                $(
+                    let limb = u64::from(difference[$j]) + u64::from(Self::M[$j]) + carry;
+                    difference[$j] = limb as u32;
+                    carry = limb >> 32;
+                )+
+                difference
+            }
         }
     };
 }
-pub(crate) use fixed_montgomery_mul;
+pub(crate) use fixed_modular_arithmetic;
+
+/// Adds `a_i * b_j` into columns `i + j` (low half) and `i + j + 1` (high
+/// half) for every `i` and `j`; `$js` is the bracketed list of `j`.
+macro_rules! product_rows {
+    ($columns:ident, $a:ident, $b:ident, [$($i:literal),+], $js:tt) => {
+        $( $crate::crypto::ecdsa::product_row!($columns, $a, $b, $i, $js); )+
+    };
+}
+pub(crate) use product_rows;
+
+macro_rules! product_row {
+    ($columns:ident, $a:ident, $b:ident, $i:literal, [$($j:literal),+]) => {
+        $(
+            let product = u64::from($a[$i]) * u64::from($b[$j]);
+            $columns[$i + $j] += (product & 0xffff_ffff) as i64;
+            $columns[$i + $j + 1] += (product >> 32) as i64;
+        )+
+    };
+}
+pub(crate) use product_row;
+
+/// [`product_rows`] of `a` with itself for `i < j` only.
+macro_rules! cross_product_rows {
+    ($columns:ident, $a:ident, [$($i:literal),+], $js:tt) => {
+        $( $crate::crypto::ecdsa::cross_product_row!($columns, $a, $i, $js); )+
+    };
+}
+pub(crate) use cross_product_rows;
+
+macro_rules! cross_product_row {
+    ($columns:ident, $a:ident, $i:literal, [$($j:literal),+]) => {
+        $(
+            if $crate::crypto::ecdsa::is_cross_product($i, $j) {
+                let product = u64::from($a[$i]) * u64::from($a[$j]);
+                $columns[$i + $j] += (product & 0xffff_ffff) as i64;
+                $columns[$i + $j + 1] += (product >> 32) as i64;
+            }
+        )+
+    };
+}
+pub(crate) use cross_product_row;
+
+/// Whether `a_i * a_j` is one of the cross products a square counts once.
+#[inline(always)]
+pub(crate) const fn is_cross_product(i: usize, j: usize) -> bool {
+    i < j
+}
+
+/// Montgomery reduction rows over product columns, in the scope of a type
+/// with `M` and `FACTOR`. Row `i` first takes the carry out of column
+/// `i - 1`, which makes column `i` exact modulo 2^32, then adds `q * M` at
+/// column `i` with `q` chosen so that the column becomes a multiple of
+/// 2^32. `$carry` ends as the carry into column `$limbs`.
+///
+/// `$reduction` says how `q * M` is added: a list of `(exponent, sign)`
+/// terms adds or subtracts `q` once per term (for `M = -1 mod 2^32`, `q` is
+/// the column itself); a list of limb indices multiplies every limb of `M`,
+/// and limbs that are 0, 1 or repeat fold away.
+macro_rules! reduction_rows {
+    ($columns:ident, $carry:ident, [$($i:literal),+], $reduction:tt) => {
+        $( $crate::crypto::ecdsa::reduction_row!($columns, $carry, $i, $reduction); )+
+    };
+}
+pub(crate) use reduction_rows;
+
+macro_rules! reduction_row {
+    ($columns:ident, $carry:ident, $i:literal, [$(($exponent:literal, $sign:tt)),+]) => {
+        $columns[$i] += $carry;
+        let quotient = $columns[$i] & 0xffff_ffff;
+        $( $crate::crypto::ecdsa::add_term!($columns[$i + $exponent], $sign, quotient); )+
+        $carry = $columns[$i] >> 32;
+    };
+    ($columns:ident, $carry:ident, $i:literal, [$($j:literal),+]) => {
+        $columns[$i] += $carry;
+        let factor = const { $crate::crypto::bigint::montgomery_factor(Self::M[0]) };
+        let quotient = u64::from(($columns[$i] as u32).wrapping_mul(factor));
+        $(
+            let product = quotient * u64::from(Self::M[$j]);
+            $columns[$i + $j] += (product & 0xffff_ffff) as i64;
+            $columns[$i + $j + 1] += (product >> 32) as i64;
+        )+
+        $carry = $columns[$i] >> 32;
+    };
+}
+pub(crate) use reduction_row;
+
+/// The `(exponent, sign)` list of [`fixed_modular_arithmetic`] as an array.
+macro_rules! terms {
+    ([$(($exponent:literal, $sign:tt)),+]) => {
+        [$(($exponent, $crate::crypto::ecdsa::sign!($sign))),+]
+    };
+}
+pub(crate) use terms;
+
+/// `$place += $value` or `$place -= $value` by the sign of a term.
+macro_rules! add_term {
+    ($place:expr, +, $value:expr) => {
+        $place += $value
+    };
+    ($place:expr, -, $value:expr) => {
+        $place -= $value
+    };
+}
+pub(crate) use add_term;
+
+macro_rules! sign {
+    (+) => {
+        1
+    };
+    (-) => {
+        -1
+    };
+}
+pub(crate) use sign;
+
+/// Whether `m` is the sum of `sign * 2^(32 * exponent)` over `terms` and
+/// is -1 mod 2^32, as the reduction of [`fixed_modular_arithmetic`] needs.
+pub(crate) const fn is_sum_of_terms<const N: usize>(m: &Limbs<N>, terms: &[(usize, i64)]) -> bool {
+    let mut limbs = [0i64; MAX_LIMBS + 1];
+    let mut index = 0;
+    while index < terms.len() {
+        let (exponent, sign) = terms[index];
+        if exponent > N || (sign != 1 && sign != -1) {
+            return false;
+        }
+        limbs[exponent] += sign;
+        index += 1;
+    }
+    let mut carry = 0i64;
+    let mut limb = 0;
+    while limb < N {
+        let value = limbs[limb] + carry;
+        if value as u32 != m[limb] {
+            return false;
+        }
+        carry = value >> 32;
+        limb += 1;
+    }
+    limbs[N] + carry == 0 && m[0] == u32::MAX
+}
 
 /// Defines, in a curve's module, the curve (its base-point table built on
-/// first use) and its `PublicKey` type, from the module's `SPEC` and `LIMBS`.
+/// first use) and its `PublicKey` type, from the module's `SPEC` and `LIMBS`
+/// and the type of its field multiplication.
 macro_rules! curve_public_key {
-    ($name:literal) => {
-        fn curve() -> &'static $crate::crypto::ecdsa::Curve<LIMBS> {
-            static CURVE: std::sync::OnceLock<$crate::crypto::ecdsa::Curve<LIMBS>> =
+    ($name:literal, $field:ty) => {
+        fn curve() -> &'static $crate::crypto::ecdsa::Curve<$field, LIMBS> {
+            static CURVE: std::sync::OnceLock<$crate::crypto::ecdsa::Curve<$field, LIMBS>> =
                 std::sync::OnceLock::new();
             CURVE.get_or_init(|| $crate::crypto::ecdsa::Curve::new(&SPEC))
         }
 
         #[doc = concat!("A ", $name, " public key, validated, with its table of multiples.")]
         #[derive(Clone, PartialEq)]
-        pub struct PublicKey($crate::crypto::ecdsa::VerifyingKey<LIMBS>);
+        pub struct PublicKey($crate::crypto::ecdsa::VerifyingKey<$field, LIMBS>);
 
         impl std::fmt::Debug for PublicKey {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -117,24 +397,24 @@ macro_rules! curve_public_key {
 pub(crate) use curve_public_key;
 
 /// Arithmetic modulo an odd `m`, in Montgomery form where it multiplies.
-pub(crate) struct Modulus<const N: usize> {
+pub(crate) struct Modulus<F, const N: usize> {
     m: Limbs<N>,
     factor: u32,
-    /// The written-out multiplication for this modulus, if there is one.
-    fixed_mul: Option<FixedMul<N>>,
+    /// How to compute: written out for the modulus, or for any.
+    arithmetic: PhantomData<F>,
     r_squared: Limbs<N>,
     /// 1 in Montgomery form (`R mod m`).
     one: Limbs<N>,
 }
 
-impl<const N: usize> Modulus<N> {
-    fn new(m: Limbs<N>, fixed_mul: Option<FixedMul<N>>) -> Modulus<N> {
+impl<F: ModularArithmetic<N>, const N: usize> Modulus<F, N> {
+    fn new(m: Limbs<N>) -> Modulus<F, N> {
         let mut r_squared = [0u32; N];
         r_squared.copy_from_slice(&bigint::montgomery_r_squared(&m));
         let mut modulus = Modulus {
             m,
             factor: bigint::montgomery_factor(m[0]),
-            fixed_mul,
+            arithmetic: PhantomData,
             r_squared,
             one: [0; N],
         };
@@ -142,29 +422,19 @@ impl<const N: usize> Modulus<N> {
         modulus
     }
 
+    #[inline(always)]
     fn mul(&self, a: &Limbs<N>, b: &Limbs<N>) -> Limbs<N> {
-        if let Some(fixed_mul) = self.fixed_mul {
-            return fixed_mul(a, b);
-        }
-        let mut product = [0u32; N];
-        let mut wide = [0u32; 2 * MAX_LIMBS];
-        bigint::mont_mul_wide(&mut product, &mut wide, a, b, &self.m, self.factor);
-        product
+        F::mul(&self.m, self.factor, a, b)
     }
 
     #[inline(always)]
     fn square(&self, a: &Limbs<N>) -> Limbs<N> {
-        self.mul(a, a)
+        F::square(&self.m, self.factor, a)
     }
 
     #[inline(always)]
     fn add(&self, a: &Limbs<N>, b: &Limbs<N>) -> Limbs<N> {
-        let mut sum = *a;
-        let carry = bigint::add_assign(&mut sum, b);
-        if carry || bigint::compare(&sum, &self.m) != Ordering::Less {
-            bigint::sub_assign(&mut sum, &self.m);
-        }
-        sum
+        F::add(&self.m, a, b)
     }
 
     #[inline(always)]
@@ -174,11 +444,7 @@ impl<const N: usize> Modulus<N> {
 
     #[inline(always)]
     fn sub(&self, a: &Limbs<N>, b: &Limbs<N>) -> Limbs<N> {
-        let mut difference = *a;
-        if bigint::sub_assign(&mut difference, b) {
-            bigint::add_assign(&mut difference, &self.m);
-        }
-        difference
+        F::sub(&self.m, a, b)
     }
 
     fn negate(&self, a: &Limbs<N>) -> Limbs<N> {
@@ -271,8 +537,6 @@ impl<const N: usize> Jacobian<N> {
 /// The constants that define a curve (plain form, little-endian limbs).
 pub(crate) struct CurveSpec<const N: usize> {
     pub p: Limbs<N>,
-    /// Multiplication modulo `p`, written out for speed.
-    pub p_mul: FixedMul<N>,
     pub n: Limbs<N>,
     pub b: Limbs<N>,
     pub gx: Limbs<N>,
@@ -285,9 +549,9 @@ pub(crate) struct CurveSpec<const N: usize> {
 }
 
 /// A curve ready for use, with its table for the base point.
-pub(crate) struct Curve<const N: usize> {
-    p: Modulus<N>,
-    n: Modulus<N>,
+pub(crate) struct Curve<F, const N: usize> {
+    p: Modulus<F, N>,
+    n: Modulus<AnyOddModulus, N>,
     /// The curve's `b`, Montgomery form.
     b: Limbs<N>,
     hash: Hash,
@@ -295,17 +559,17 @@ pub(crate) struct Curve<const N: usize> {
     base_table: Table<N>,
 }
 
-impl<const N: usize> Curve<N> {
+impl<F: ModularArithmetic<N>, const N: usize> Curve<F, N> {
     /// Builds the curve and its base-point table from its constants.
-    pub(crate) fn new(spec: &CurveSpec<N>) -> Curve<N> {
-        let p = Modulus::new(spec.p, Some(spec.p_mul));
+    pub(crate) fn new(spec: &CurveSpec<N>) -> Curve<F, N> {
+        let p = Modulus::new(spec.p);
         let b = p.to_montgomery(&spec.b);
         let generator = Affine {
             x: p.to_montgomery(&spec.gx),
             y: p.to_montgomery(&spec.gy),
         };
         let mut curve = Curve {
-            n: Modulus::new(spec.n, None),
+            n: Modulus::new(spec.n),
             p,
             b,
             hash: spec.hash,
@@ -538,26 +802,26 @@ impl<const N: usize> Table<N> {
 
 /// A validated public key with its table of multiples.
 #[derive(Clone)]
-pub(crate) struct VerifyingKey<const N: usize> {
-    curve: &'static Curve<N>,
+pub(crate) struct VerifyingKey<F: 'static, const N: usize> {
+    curve: &'static Curve<F, N>,
     /// `0x04 || x || y`, as given.
     sec1: Vec<u8>,
     table: Arc<Table<N>>,
 }
 
-impl<const N: usize> PartialEq for VerifyingKey<N> {
+impl<F, const N: usize> PartialEq for VerifyingKey<F, N> {
     fn eq(&self, other: &Self) -> bool {
         self.sec1 == other.sec1
     }
 }
 
-impl<const N: usize> VerifyingKey<N> {
+impl<F: ModularArithmetic<N>, const N: usize> VerifyingKey<F, N> {
     /// A key from affine coordinates, each exactly `4 * N` big-endian bytes.
     pub(crate) fn from_affine(
-        curve: &'static Curve<N>,
+        curve: &'static Curve<F, N>,
         x: &[u8],
         y: &[u8],
-    ) -> Result<VerifyingKey<N>, KeyError> {
+    ) -> Result<VerifyingKey<F, N>, KeyError> {
         let x_limbs = read_field_bytes::<N>(x).ok_or(KeyError::Encoding)?;
         let y_limbs = read_field_bytes::<N>(y).ok_or(KeyError::Encoding)?;
         if !curve.p.is_below(&x_limbs) || !curve.p.is_below(&y_limbs) {
@@ -589,9 +853,9 @@ impl<const N: usize> VerifyingKey<N> {
     /// A key from its SEC 1 encoding: uncompressed (`0x04 || x || y`) or
     /// compressed (`0x02`/`0x03 || x`).
     pub(crate) fn from_sec1(
-        curve: &'static Curve<N>,
+        curve: &'static Curve<F, N>,
         bytes: &[u8],
-    ) -> Result<VerifyingKey<N>, KeyError> {
+    ) -> Result<VerifyingKey<F, N>, KeyError> {
         let len = 4 * N;
         match bytes.first() {
             Some(0x04) if bytes.len() == 1 + 2 * len => {
@@ -647,7 +911,7 @@ impl<const N: usize> VerifyingKey<N> {
 
 /// The digest of `message` as an integer mod n. The digest is exactly as
 /// long as the order for the curves here, so no bits are dropped.
-fn message_scalar<const N: usize>(curve: &Curve<N>, message: &[u8]) -> Option<Limbs<N>> {
+fn message_scalar<F, const N: usize>(curve: &Curve<F, N>, message: &[u8]) -> Option<Limbs<N>> {
     let digest = curve.hash.digest(&[message]);
     let mut e = read_field_bytes::<N>(digest.as_bytes())?;
     if !curve.n.is_below(&e) {
@@ -659,7 +923,11 @@ fn message_scalar<const N: usize>(curve: &Curve<N>, message: &[u8]) -> Option<Li
 /// Whether the affine x of `point`, reduced mod n, equals `r`; checked as
 /// `X == r' * Z^2` for `r' = r` and `r' = r + n` (when below p), so no
 /// inversion is needed.
-fn x_matches<const N: usize>(curve: &Curve<N>, point: &Jacobian<N>, r: &Limbs<N>) -> bool {
+fn x_matches<F: ModularArithmetic<N>, const N: usize>(
+    curve: &Curve<F, N>,
+    point: &Jacobian<N>,
+    r: &Limbs<N>,
+) -> bool {
     if point.is_infinity() {
         return false;
     }
@@ -675,8 +943,8 @@ fn x_matches<const N: usize>(curve: &Curve<N>, point: &Jacobian<N>, r: &Limbs<N>
 }
 
 /// The y coordinate of the point with this x and y parity, big-endian.
-fn decompress_y<const N: usize>(
-    curve: &Curve<N>,
+fn decompress_y<F: ModularArithmetic<N>, const N: usize>(
+    curve: &Curve<F, N>,
     x: &[u8],
     odd: bool,
 ) -> Result<Vec<u8>, KeyError> {
@@ -713,4 +981,54 @@ fn shift_right<const N: usize>(value: &Limbs<N>, bits: u32) -> Limbs<N> {
         out[index] = (value[index] >> bits) | high;
     }
     out
+}
+
+/// Checks a written-out [`ModularArithmetic`] against the one for any
+/// modulus, over edge values and random ones below `m`.
+#[cfg(test)]
+pub(crate) fn check_fixed_arithmetic<F: ModularArithmetic<N>, const N: usize>(m: &Limbs<N>) {
+    use rand::{rngs::StdRng, Rng, SeedableRng};
+    let factor = bigint::montgomery_factor(m[0]);
+    let below = |value: u32| {
+        let mut limbs = *m;
+        bigint::sub_assign(&mut limbs, &small::<N>(value));
+        limbs
+    };
+    let mut top_ones = [u32::MAX; N];
+    top_ones[N - 1] = 0;
+    let mut top_only = [0u32; N];
+    top_only[N - 1] = m[N - 1] - 1;
+    let mut values = vec![
+        small(0),
+        small(1),
+        small(2),
+        below(1),
+        below(2),
+        top_ones,
+        top_only,
+    ];
+    let mut rng = StdRng::seed_from_u64(N as u64);
+    for _ in 0..40 {
+        let mut value: Limbs<N> = std::array::from_fn(|_| rng.gen());
+        value[N - 1] %= m[N - 1];
+        values.push(value);
+    }
+    for a in &values {
+        for b in &values {
+            assert_eq!(
+                F::add(m, a, b),
+                AnyOddModulus::add(m, a, b),
+                "{a:x?} + {b:x?}"
+            );
+            assert_eq!(
+                F::sub(m, a, b),
+                AnyOddModulus::sub(m, a, b),
+                "{a:x?} - {b:x?}"
+            );
+            let product = AnyOddModulus::mul(m, factor, a, b);
+            assert_eq!(F::mul(m, factor, a, b), product, "{a:x?} * {b:x?}");
+        }
+        let square = AnyOddModulus::mul(m, factor, a, a);
+        assert_eq!(F::square(m, factor, a), square, "{a:x?}^2");
+    }
 }

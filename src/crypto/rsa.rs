@@ -16,8 +16,8 @@ pub struct RsaPublicKey {
     n: Vec<u32>,
     /// `-n^-1 mod 2^32`.
     factor: u32,
-    /// `R^2 mod n`, `R = 2^(32 * limbs)`.
-    r_squared: Vec<u32>,
+    /// `R^(s + 1) mod n` with `R = 2^(32 * limbs)`: see [`unscaling_factor`].
+    unscale: Vec<u32>,
     exponent: u32,
     bits: usize,
 }
@@ -48,9 +48,10 @@ impl RsaPublicKey {
         if n[0] & 1 == 0 {
             return Err(KeyError::EvenModulus);
         }
+        let factor = bigint::montgomery_factor(n[0]);
         Ok(RsaPublicKey {
-            factor: bigint::montgomery_factor(n[0]),
-            r_squared: bigint::montgomery_r_squared(&n),
+            factor,
+            unscale: unscaling_factor(&n, factor, exponent),
             n,
             exponent,
             bits,
@@ -136,29 +137,68 @@ impl RsaPublicKey {
         Some(out)
     }
 
-    /// `base^e mod n` for `base < n`, square-and-multiply in Montgomery form.
+    /// `base^e mod n` for `base < n`, by square-and-multiply with
+    /// Montgomery steps on the plain `base`: each step divides by `R`, and
+    /// one last multiplication by [`unscaling_factor`] puts the powers of
+    /// `R` back, so neither a conversion into Montgomery form nor one out
+    /// of it is needed.
     fn power(&self, base: &[u32]) -> Vec<u32> {
         let (n, factor) = (&self.n[..], self.factor);
         let limbs = n.len();
         let mut wide = vec![0u32; 2 * limbs];
-        let mut base_form = vec![0u32; limbs];
-        bigint::mont_mul_wide(&mut base_form, &mut wide, base, &self.r_squared, n, factor);
-        let mut acc = base_form.clone();
+        let mut acc = base.to_vec();
         let mut scratch = vec![0u32; limbs];
         let top_bit = 31 - self.exponent.leading_zeros();
         for bit in (0..top_bit).rev() {
-            bigint::mont_mul_wide(&mut scratch, &mut wide, &acc, &acc, n, factor);
+            bigint::mont_sqr_wide(&mut scratch, &mut wide, &acc, n, factor);
             if self.exponent >> bit & 1 == 1 {
-                bigint::mont_mul_wide(&mut acc, &mut wide, &scratch, &base_form, n, factor);
+                bigint::mont_mul_wide(&mut acc, &mut wide, &scratch, base, n, factor);
             } else {
                 std::mem::swap(&mut acc, &mut scratch);
             }
         }
-        let mut one = vec![0u32; limbs];
-        one[0] = 1;
-        bigint::mont_mul_wide(&mut scratch, &mut wide, &acc, &one, n, factor);
+        bigint::mont_mul_wide(&mut scratch, &mut wide, &acc, &self.unscale, n, factor);
         scratch
     }
+}
+
+/// How many factors `R^-1` [`RsaPublicKey::power`] leaves in `base^e`:
+/// each squaring doubles the count and adds one, each multiplication by
+/// `base` adds one. At most about 2^33 for a 32-bit exponent.
+fn montgomery_steps_scale(exponent: u32) -> u64 {
+    let top_bit = 31 - exponent.leading_zeros();
+    let mut scale = 0u64;
+    for bit in (0..top_bit).rev() {
+        scale = 2 * scale + 1;
+        if exponent >> bit & 1 == 1 {
+            scale += 1;
+        }
+    }
+    scale
+}
+
+/// `R^(s + 1) mod n` for `s` = [`montgomery_steps_scale`]: one Montgomery
+/// multiplication by it turns `base^e * R^-s` into `base^e`.
+///
+/// `R^2 mod n` is `R` in Montgomery form, and raising it to the power `s`
+/// in Montgomery form gives the Montgomery form of `R^s`, which is
+/// `R^(s + 1) mod n`.
+fn unscaling_factor(n: &[u32], factor: u32, exponent: u32) -> Vec<u32> {
+    let r_in_form = bigint::montgomery_r_squared(n);
+    let scale = montgomery_steps_scale(exponent);
+    let limbs = n.len();
+    let mut wide = vec![0u32; 2 * limbs];
+    let mut acc = r_in_form.clone();
+    let mut scratch = vec![0u32; limbs];
+    for bit in (0..63 - scale.leading_zeros()).rev() {
+        bigint::mont_sqr_wide(&mut scratch, &mut wide, &acc, n, factor);
+        if scale >> bit & 1 == 1 {
+            bigint::mont_mul_wide(&mut acc, &mut wide, &scratch, &r_in_form, n, factor);
+        } else {
+            std::mem::swap(&mut acc, &mut scratch);
+        }
+    }
+    acc
 }
 
 fn read_exponent(exponent: &[u8]) -> Result<u32, KeyError> {
@@ -290,6 +330,52 @@ mod tests {
         assert_eq!(key.size(), 257);
         assert_eq!(key.modulus(), n);
         assert_eq!(key.exponent(), [1, 0, 1]);
+    }
+
+    /// `base^e mod n` the textbook way: into Montgomery form, square and
+    /// multiply with the plain Montgomery multiplication, back out.
+    fn reference_power(n: &[u32], base: &[u32], exponent: u32) -> Vec<u32> {
+        let factor = bigint::montgomery_factor(n[0]);
+        let r_squared = bigint::montgomery_r_squared(n);
+        let mut base_form = vec![0u32; n.len()];
+        bigint::mont_mul(&mut base_form, base, &r_squared, n, factor);
+        let mut acc = base_form.clone();
+        for bit in (0..31 - exponent.leading_zeros()).rev() {
+            let mut next = vec![0u32; n.len()];
+            bigint::mont_mul(&mut next, &acc, &acc, n, factor);
+            if exponent >> bit & 1 == 1 {
+                bigint::mont_mul(&mut acc, &next, &base_form, n, factor);
+            } else {
+                acc = next;
+            }
+        }
+        let mut one = vec![0u32; n.len()];
+        one[0] = 1;
+        let mut out = vec![0u32; n.len()];
+        bigint::mont_mul(&mut out, &acc, &one, n, factor);
+        out
+    }
+
+    #[test]
+    fn public_operation_matches_textbook_exponentiation_for_any_exponent() {
+        use rand::{rngs::StdRng, Rng, SeedableRng};
+        let mut rng = StdRng::seed_from_u64(0xe7);
+        for bits in [2048usize, 2050, 3072, 4096] {
+            let mut modulus: Vec<u8> = (0..bits.div_ceil(8)).map(|_| rng.gen()).collect();
+            modulus[0] &= 0xff >> (8 * modulus.len() - bits);
+            modulus[0] |= 0x80 >> (8 * modulus.len() - bits);
+            *modulus.last_mut().unwrap() |= 1;
+            let modulus = bigint::strip_leading_zeros(&modulus).to_vec();
+            for exponent in [3u32, 5, 17, 65537, 0x8000_0001, u32::MAX] {
+                let key = RsaPublicKey::from_be_bytes(&modulus, &exponent.to_be_bytes()).unwrap();
+                let mut signature: Vec<u8> = (0..key.size()).map(|_| rng.gen()).collect();
+                signature[0] = 0;
+                let mut base = vec![0u32; key.n.len()];
+                bigint::read_be(&mut base, &signature);
+                let expected = reference_power(&key.n, &base, exponent);
+                assert_eq!(key.power(&base), expected, "{bits} bits, e = {exponent}");
+            }
+        }
     }
 
     #[test]
