@@ -103,6 +103,11 @@ lint: deps-rust
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --release --target $(WASM_TARGET) -- -D warnings
+	@# The bench crates, each in the target folder its bench build uses.
+	for crate in floor probe profile; do cargo fmt --check --manifest-path bench/$$crate/Cargo.toml; done
+	for crate in floor probe; do CARGO_TARGET_DIR=target/bench cargo clippy --quiet --release \
+		--target $(WASM_TARGET) --manifest-path bench/$$crate/Cargo.toml -- -D warnings; done
+	cargo clippy --quiet --release --manifest-path bench/profile/Cargo.toml -- -D warnings
 
 unit:
 	cargo test
