@@ -101,6 +101,27 @@ mod tests {
     }
 
     #[test]
+    fn a_request_head_reads_the_block_in_place() {
+        let request = block(&[
+            (b":method", b"GET"),
+            (b":path", b"/api/v1/query"),
+            (b":authority", b"gateway"),
+            (b"authorization", b"Bearer a.b.c"),
+            (b"x-bytes", b"\xff"),
+            (b"\xff", b"dropped"),
+        ]);
+        let spans = pair_spans(&request).unwrap();
+        let head = crate::pipeline::RequestHead::from_header_block(&request, &spans);
+        assert_eq!((head.method, head.target), ("GET", "/api/v1/query"));
+        assert_eq!(head.headers, [("authorization", "Bearer a.b.c")]);
+        assert_eq!(head.undecodable, ["x-bytes"]);
+        let bad_path = block(&[(b":path", b"/\xff")]);
+        let spans = pair_spans(&bad_path).unwrap();
+        let head = crate::pipeline::RequestHead::from_header_block(&bad_path, &spans);
+        assert_eq!((head.target, head.undecodable), ("", vec![":path"]));
+    }
+
+    #[test]
     fn refuses_every_damaged_block() {
         let good = block(&[(b"a", b"bc"), (b"d", b"")]);
         for cut in 1..good.len() {

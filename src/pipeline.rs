@@ -7,6 +7,7 @@ use std::rc::Rc;
 
 use crate::config::{Backend, Config, TokenSource};
 use crate::extract::{extract, Credentials, Extracted};
+use crate::header_pairs::PairSpan;
 use crate::keys::KeySet;
 use crate::reply::Refusal;
 use crate::rewrite::{self, body_check, BodyCheck, TENANT_HEADERS};
@@ -32,6 +33,28 @@ pub struct RequestHead<'a> {
 }
 
 impl<'a> RequestHead<'a> {
+    /// The head of a request whose header map is `block`, laid out as a
+    /// proxy-wasm host writes it, with `spans` from [`crate::header_pairs::pair_spans`]. A value
+    /// that is not UTF-8 leaves only its name (in `undecodable`); a name
+    /// that is not UTF-8 cannot be one the filter reads and is skipped.
+    pub fn from_header_block(block: &'a [u8], spans: &[PairSpan]) -> RequestHead<'a> {
+        let mut head = RequestHead::default();
+        for PairSpan { name, value } in spans {
+            let Ok(name) = std::str::from_utf8(&block[name.clone()]) else {
+                continue;
+            };
+            match (name, std::str::from_utf8(&block[value.clone()])) {
+                (":method", Ok(value)) => head.method = value,
+                (":path", Ok(value)) => head.target = value,
+                (":method" | ":path", Err(_)) => head.undecodable.push(name),
+                (pseudo, _) if pseudo.starts_with(':') => {}
+                (_, Ok(value)) => head.headers.push((name, value)),
+                (_, Err(_)) => head.undecodable.push(name),
+            }
+        }
+        head
+    }
+
     /// Whether the request has a header of this (lower-case) name, readable
     /// or not.
     pub fn carries(&self, name: &str) -> bool {

@@ -133,7 +133,6 @@ fn mint(alg: &str, kid: &str, header: Value, claims: Value) -> String {
 }
 
 fn run(config: &Config, method: &str, target: &str, authorization: &[&str]) -> Decision {
-    let keys = jwks();
     let head = RequestHead {
         method,
         target,
@@ -143,9 +142,15 @@ fn run(config: &Config, method: &str, target: &str, authorization: &[&str]) -> D
             .collect(),
         undecodable: Vec::new(),
     };
+    decide_uncached(config, &head)
+}
+
+/// The decision about `head` with the test keys and no token cache.
+fn decide_uncached(config: &Config, head: &RequestHead<'_>) -> Decision {
+    let keys = jwks();
     decide(
         config,
-        &head,
+        head,
         &mut StaticKeys(vec![Some(&keys)]),
         &mut TokenCache::new(0),
         NOW,
@@ -554,20 +559,13 @@ fn with_sources(sources: Value) -> Config {
 }
 
 fn decide_head(config: &Config, target: &str, headers: Vec<(&str, &str)>) -> Decision {
-    let keys = jwks();
     let head = RequestHead {
         method: "GET",
         target,
         headers,
         undecodable: Vec::new(),
     };
-    decide(
-        config,
-        &head,
-        &mut StaticKeys(vec![Some(&keys)]),
-        &mut TokenCache::new(0),
-        NOW,
-    )
+    decide_uncached(config, &head)
 }
 
 #[test]
@@ -687,7 +685,6 @@ fn decide_request(
     authorization: &str,
     headers: &[(&str, &str)],
 ) -> Decision {
-    let keys = jwks();
     let mut all = vec![("authorization", authorization)];
     all.extend_from_slice(headers);
     let head = RequestHead {
@@ -696,13 +693,7 @@ fn decide_request(
         headers: all,
         undecodable: Vec::new(),
     };
-    decide(
-        config,
-        &head,
-        &mut StaticKeys(vec![Some(&keys)]),
-        &mut TokenCache::new(0),
-        NOW,
-    )
+    decide_uncached(config, &head)
 }
 
 fn bearer_with(extra_claims: Value) -> String {

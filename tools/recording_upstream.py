@@ -117,6 +117,12 @@ class RecordingUpstream:
         with self._lock:
             self._requests.clear()
 
+    def only_request(self):
+        """The one request that arrived; anything else fails the caller."""
+        requests = self.requests
+        assert len(requests) == 1, [r.path for r in requests]
+        return requests[0]
+
     def _record(self, request):
         with self._lock:
             self._requests.append(request)

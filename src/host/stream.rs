@@ -7,7 +7,6 @@
 //! context.
 
 use std::cell::RefCell;
-use std::ops::Range;
 use std::rc::Rc;
 
 use proxy_wasm::hostcalls;
@@ -37,15 +36,10 @@ pub enum Phase {
 #[derive(Debug)]
 pub struct StreamState {
     pub phase: Phase,
-    /// The request's header map as the host handed it over; the fields
-    /// below point into it.
+    /// The request's header map as the host handed it over, and where
+    /// each pair is in it.
     header_block: Vec<u8>,
-    method: Range<usize>,
-    target: Range<usize>,
-    /// Names and values of the UTF-8 headers but the pseudo-headers.
-    headers: Vec<(Range<usize>, Range<usize>)>,
-    /// Names of headers whose values are not UTF-8.
-    undecodable: Vec<Range<usize>>,
+    header_spans: Vec<PairSpan>,
     body_complete: bool,
     body_size: usize,
     /// How the held body is checked once complete.
@@ -66,10 +60,7 @@ impl StreamState {
         StreamState {
             phase: Phase::Headers,
             header_block: Vec::new(),
-            method: 0..0,
-            target: 0..0,
-            headers: Vec::new(),
-            undecodable: Vec::new(),
+            header_spans: Vec::new(),
             body_complete: false,
             body_size: 0,
             body_check: BodyCheck::None,
@@ -80,43 +71,12 @@ impl StreamState {
         // A header map that cannot be read leaves the request without
         // credentials, which is refused.
         self.header_block = header_map::request_header_block();
-        let spans = pair_spans(&self.header_block).unwrap_or_default();
-        for PairSpan { name, value } in spans {
-            let block = &self.header_block;
-            // Names are tokens, so never undecodable in a sane host; a value
-            // that is not UTF-8 must be refused, not crash the plugin.
-            let (Ok(name_text), decodable) = (
-                std::str::from_utf8(&block[name.clone()]),
-                std::str::from_utf8(&block[value.clone()]).is_ok(),
-            ) else {
-                continue;
-            };
-            match (name_text, decodable) {
-                (":method", true) => self.method = value,
-                (":path", true) => self.target = value,
-                (":method" | ":path", false) => self.undecodable.push(name),
-                (pseudo, _) if pseudo.starts_with(':') => {}
-                (_, true) => self.headers.push((name, value)),
-                (_, false) => self.undecodable.push(name),
-            }
-        }
+        self.header_spans = pair_spans(&self.header_block).unwrap_or_default();
         self.body_complete = end_of_stream;
     }
 
     fn head(&self) -> RequestHead<'_> {
-        let text = |span: &Range<usize>| {
-            std::str::from_utf8(&self.header_block[span.clone()]).unwrap_or_default()
-        };
-        RequestHead {
-            method: text(&self.method),
-            target: text(&self.target),
-            headers: self
-                .headers
-                .iter()
-                .map(|(name, value)| (text(name), text(value)))
-                .collect(),
-            undecodable: self.undecodable.iter().map(text).collect(),
-        }
+        RequestHead::from_header_block(&self.header_block, &self.header_spans)
     }
 }
 

@@ -24,22 +24,17 @@ def fresh_recording(upstream):
     upstream.clear()
 
 
-def only_request(upstream):
-    assert len(upstream.requests) == 1, [r.path for r in upstream.requests]
-    return upstream.requests[0]
-
-
 def test_read_goes_to_tenant_select_path(cluster_envoy, upstream, idp):
     response = call(cluster_envoy.url, "GET", "/api/v1/query?query=up", token=idp.mint(TENANT_7_3))
     assert response.status_code == 200, response.text
-    assert only_request(upstream).path == "/select/7:3/prometheus/api/v1/query?query=up"
+    assert upstream.only_request().path == "/select/7:3/prometheus/api/v1/query?query=up"
 
 
 def test_write_goes_to_tenant_insert_path(cluster_envoy, upstream, idp):
     body = b"\x00not-really-snappy"
     response = call(cluster_envoy.url, "POST", "/api/v1/write", token=idp.mint(TENANT_7_3), data=body)
     assert response.status_code == 200, response.text
-    forwarded = only_request(upstream)
+    forwarded = upstream.only_request()
     assert (forwarded.method, forwarded.path) == ("POST", "/insert/7:3/prometheus/api/v1/write")
     assert forwarded.body == body
 
@@ -48,7 +43,7 @@ def test_project_defaults_to_zero(cluster_envoy, upstream, idp):
     token = idp.mint({"vm_access": {"tenant_id": {"account_id": 7}}})
     response = call(cluster_envoy.url, "GET", "/api/v1/query?query=up", token=token)
     assert response.status_code == 200, response.text
-    assert only_request(upstream).path == "/select/7:0/prometheus/api/v1/query?query=up"
+    assert upstream.only_request().path == "/select/7:0/prometheus/api/v1/query?query=up"
 
 
 @pytest.mark.parametrize(
@@ -72,7 +67,7 @@ def test_tenant_and_credential_headers_are_not_forwarded(cluster_envoy, upstream
         cluster_envoy.url, "GET", "/api/v1/query?query=up", token=idp.mint(TENANT_7_3), headers=smuggled
     )
     assert response.status_code == 200, response.text
-    forwarded = only_request(upstream)
+    forwarded = upstream.only_request()
     assert forwarded.path.startswith("/select/7:3/")
     for name in [*smuggled, "Authorization"]:
         assert forwarded.header(name) is None, f"{name} reached the backend"

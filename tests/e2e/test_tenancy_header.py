@@ -59,11 +59,6 @@ def fresh_recording(upstream):
     upstream.clear()
 
 
-def only_request(upstream):
-    assert len(upstream.requests) == 1, [r.path for r in upstream.requests]
-    return upstream.requests[0]
-
-
 def values(request, name):
     return [value for key, value in request.headers if key.lower() == name.lower()]
 
@@ -71,7 +66,7 @@ def values(request, name):
 def test_read_carries_the_token_tenant_not_the_clients(mimir_envoy, upstream, idp):
     response = call(mimir_envoy.url, "GET", "/api/v1/query?query=up", token=idp.mint(ONLY_A), headers=SPOOFED)
     assert response.status_code == 200, response.text
-    forwarded = only_request(upstream)
+    forwarded = upstream.only_request()
     assert forwarded.path == "/prometheus/api/v1/query?query=up"
     assert values(forwarded, "X-Scope-OrgID") == ["team-a"]
     assert values(forwarded, "X-Prom-Label-Policy") == [], "team-a is granted whole"
@@ -85,7 +80,7 @@ def test_label_policies_go_one_per_selector_in_gems_format(mimir_envoy, upstream
         data={"match[]": "up"},
     )
     assert response.status_code == 200, response.text
-    forwarded = only_request(upstream)
+    forwarded = upstream.only_request()
     assert values(forwarded, "X-Scope-OrgID") == ["team-b"]
     policies = values(forwarded, "X-Prom-Label-Policy")
     assert sorted(policies) == sorted(["team-b:%7Benv%3D%22prod%22%7D", "team-b:%7Bjob%3D~%22api%7Cweb%22%7D"])
@@ -100,7 +95,7 @@ def test_several_tenants_need_a_name_without_federation(mimir_envoy, upstream, i
     assert 'error="insufficient_scope"' in response.headers["WWW-Authenticate"]
     named = call_raw(mimir_envoy.url, "GET", "/api/v1/query?query=up", headers={"Authorization": f"Bearer team-b:{token}"})
     assert named.status_code == 200, named.text
-    forwarded = only_request(upstream)
+    forwarded = upstream.only_request()
     assert values(forwarded, "X-Scope-OrgID") == ["team-b"]
     assert len(values(forwarded, "X-Prom-Label-Policy")) == 2
     for tenant in ["team-c", "team-a|team-b"]:
@@ -112,7 +107,7 @@ def test_several_tenants_need_a_name_without_federation(mimir_envoy, upstream, i
 def test_federated_reads_when_configured(federating_envoy, upstream, idp):
     response = call(federating_envoy.url, "GET", "/api/v1/labels", token=idp.mint(A_AND_B))
     assert response.status_code == 200, response.text
-    forwarded = only_request(upstream)
+    forwarded = upstream.only_request()
     assert values(forwarded, "X-Scope-OrgID") == ["team-a|team-b"]
     # team-a whole, team-b through its policies.
     assert all(p.startswith("team-b:") for p in values(forwarded, "X-Prom-Label-Policy"))
@@ -123,7 +118,7 @@ def test_writes_go_to_exactly_one_tenant(federating_envoy, upstream, idp):
     body = b"\x00not-really-snappy"
     response = call(federating_envoy.url, "POST", "/api/v1/push", token=idp.mint(A_AND_B), data=body)
     assert response.status_code == 200, response.text
-    forwarded = only_request(upstream)
+    forwarded = upstream.only_request()
     assert (forwarded.path, forwarded.body) == ("/api/v1/push", body)
     assert values(forwarded, "X-Scope-OrgID") == ["team-a"], "b-prod reads only; ab-write names two tenants"
     assert values(forwarded, "X-Prom-Label-Policy") == []
@@ -139,7 +134,7 @@ def test_basic_auth_user_is_the_tenant(federating_envoy, upstream, idp):
     basic = base64.b64encode(f"team-b:{token}".encode()).decode()
     response = call_raw(federating_envoy.url, "GET", "/api/v1/query?query=up", headers={"Authorization": f"Basic {basic}"})
     assert response.status_code == 200, response.text
-    assert values(only_request(upstream), "X-Scope-OrgID") == ["team-b"]
+    assert values(upstream.only_request(), "X-Scope-OrgID") == ["team-b"]
     wrong = base64.b64encode(f"team-c:{token}".encode()).decode()
     refused = call_raw(federating_envoy.url, "GET", "/api/v1/query", headers={"Authorization": f"Basic {wrong}"})
     assert refused.status_code == 403, refused.text
@@ -170,14 +165,14 @@ def test_identity_headers_carry_claims_and_refuse_injection(mimir_envoy, upstrea
     claims = {**ONLY_A, "email": "alice@example.com", "profile": {"teams": ["ops", "dev", 7]}}
     response = call(mimir_envoy.url, "GET", "/api/v1/query?query=up", token=idp.mint(claims), headers=SPOOFED)
     assert response.status_code == 200, response.text
-    forwarded = only_request(upstream)
+    forwarded = upstream.only_request()
     assert values(forwarded, "X-WEBAUTH-EMAIL") == ["alice@example.com"]
     assert values(forwarded, "X-Teams") == ["ops,dev,7"]
     upstream.clear()
     injected = {**ONLY_A, "email": "alice@example.com\r\nX-Scope-OrgID: team-b", "profile": {"teams": [{"x": 1}]}}
     response = call(mimir_envoy.url, "GET", "/api/v1/query?query=up", token=idp.mint(injected), headers=SPOOFED)
     assert response.status_code == 200, response.text
-    forwarded = only_request(upstream)
+    forwarded = upstream.only_request()
     assert values(forwarded, "X-WEBAUTH-EMAIL") == []
     assert values(forwarded, "X-Teams") == []
     assert values(forwarded, "X-Scope-OrgID") == ["team-a"]

@@ -232,20 +232,7 @@ fn pss_facts() -> String {
 /// How the host answers inputs the backend must never send or must expect.
 fn format_facts(vectors: &[Ready]) -> String {
     let es256 = vectors.iter().find(|v| v.alg == Algorithm::Es256);
-    let raw_rs = es256.map(|v| {
-        let arguments =
-            host_format::verify_signature_arguments("sha256", &v.key_der, &v.signature, v.message);
-        match hostcalls::call_foreign_function(
-            host_format::VERIFY_SIGNATURE_FUNCTION,
-            Some(&arguments),
-        ) {
-            Ok(answer) => answer_name(
-                host_format::verify_signature_result(&answer.unwrap_or_default())
-                    .map_err(HostSignatureError::Format),
-            ),
-            Err(status) => format!("\"{status:?}\""),
-        }
-    });
+    let raw_rs = es256.map(|v| raw_answer("sha256", v));
     let mut bad_key = PROBE_VECTORS[0].key_der().unwrap_or_default();
     bad_key.truncate(40);
     let rs256 = vectors.iter().find(|v| v.alg == Algorithm::Rs256);
@@ -253,20 +240,7 @@ fn format_facts(vectors: &[Ready]) -> String {
         rs256.map(|v| host_signature::verify(v.alg, &bad_key, v.message, &v.signature));
     let empty_key_answer =
         rs256.map(|v| host_signature::verify(v.alg, &[], v.message, &v.signature));
-    let unknown_hash_answer = rs256.map(|v| {
-        let arguments =
-            host_format::verify_signature_arguments("md5", &v.key_der, &v.signature, v.message);
-        match hostcalls::call_foreign_function(
-            host_format::VERIFY_SIGNATURE_FUNCTION,
-            Some(&arguments),
-        ) {
-            Ok(answer) => answer_name(
-                host_format::verify_signature_result(&answer.unwrap_or_default())
-                    .map_err(HostSignatureError::Format),
-            ),
-            Err(status) => format!("\"{status:?}\""),
-        }
-    });
+    let unknown_hash_answer = rs256.map(|v| raw_answer("md5", v));
     format!(
         "\"raw_ecdsa_signature_accepted\":{},\"truncated_key\":{},\"empty_key\":{},\"unknown_hash\":{}",
         raw_rs.unwrap_or_else(|| "null".into()),
@@ -274,6 +248,21 @@ fn format_facts(vectors: &[Ready]) -> String {
         empty_key_answer.map_or_else(|| "null".into(), answer_name),
         unknown_hash_answer.unwrap_or_else(|| "null".into()),
     )
+}
+
+/// The host's answer to `v`'s key, signature and message sent as they are,
+/// with `hash` named as the hash function.
+fn raw_answer(hash: &str, v: &Ready) -> String {
+    let arguments =
+        host_format::verify_signature_arguments(hash, &v.key_der, &v.signature, v.message);
+    match hostcalls::call_foreign_function(host_format::VERIFY_SIGNATURE_FUNCTION, Some(&arguments))
+    {
+        Ok(answer) => answer_name(
+            host_format::verify_signature_result(&answer.unwrap_or_default())
+                .map_err(HostSignatureError::Format),
+        ),
+        Err(status) => format!("\"{status:?}\""),
+    }
 }
 
 const MESSAGE: &[u8] = b"tenantgate host signature probe";

@@ -5,7 +5,7 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use tenantgate::config::Config;
-use tenantgate::header_pairs::{pair_spans, PairSpan};
+use tenantgate::header_pairs::pair_spans;
 use tenantgate::keys::parse_jwks;
 use tenantgate::pipeline::TokenCache;
 use tenantgate::pipeline::{decide, Decision, RequestHead, StaticKeys};
@@ -41,7 +41,8 @@ pub fn run(config: &str, jwks: &str, tokens: &str, iterations: usize) -> Result<
     let mut forwarded = 0usize;
     for index in 0..iterations {
         let block = header_block(tokens[index % tokens.len()]);
-        let head = read_head(&block)?;
+        let spans = pair_spans(&block).map_err(|_| "malformed header block".to_string())?;
+        let head = RequestHead::from_header_block(&block, &spans);
         let decision = decide(&config, &head, &mut key_store, &mut cache, now_s);
         forwarded += usize::from(matches!(black_box(decision), Decision::Forward(_)));
     }
@@ -79,26 +80,4 @@ fn header_block(token: &str) -> Vec<u8> {
         block.push(0);
     }
     block
-}
-
-/// What the host layer reads of the block, in place: method, path, the
-/// other headers.
-fn read_head(block: &[u8]) -> Result<RequestHead<'_>, String> {
-    let spans = pair_spans(block).map_err(|_| "malformed header block".to_string())?;
-    let mut head = RequestHead::default();
-    for PairSpan { name, value } in spans {
-        let (Ok(name), Ok(value)) = (
-            std::str::from_utf8(&block[name]),
-            std::str::from_utf8(&block[value]),
-        ) else {
-            continue;
-        };
-        match name {
-            ":method" => head.method = value,
-            ":path" => head.target = value,
-            pseudo if pseudo.starts_with(':') => {}
-            _ => head.headers.push((name, value)),
-        }
-    }
-    Ok(head)
 }
