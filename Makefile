@@ -4,6 +4,8 @@ SHELL := /bin/bash
 
 WASM_TARGET := wasm32-wasip1
 WASM        := dist/tenantgate.wasm
+# The same filter without wasm SIMD, for proxy-wasm hosts that lack it.
+WASM_NOSIMD := dist/tenantgate-nosimd.wasm
 VENV        := .venv
 PYTHON      := $(VENV)/bin/python
 CLAIMS      ?= {}
@@ -18,23 +20,24 @@ SKOPEO_FLAGS ?=
 WASM_SIZE_LIMIT := 614400
 # apt-get needs root; use sudo when not root.
 SUDO        := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-# Features Rust's wasm32-wasip1 output uses; binaryen 108 needs them named.
 # make bench: rounds per scenario and seconds per run.
 BENCH_ROUNDS  ?= 5
 BENCH_SECONDS ?= 5
 BENCH_DIST    := dist/bench
-WASM_OPT_FLAGS := -Oz --strip-debug --strip-producers \
-	--enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
+# Features Rust's wasm32-wasip1 output uses; binaryen 108 needs them named.
+WASM_FEATURES_BASE := --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
 	--enable-nontrapping-float-to-int --enable-multivalue --enable-reference-types
+WASM_OPT_FLAGS := -Oz --strip-debug --strip-producers $(WASM_FEATURES_BASE) --enable-simd
 
-.PHONY: help build run demo-token token-table test lint unit unit-wasm crypto-long e2e bench bench-filters deps-rust deps-python deps-vm deps-oci deps-node deps-bench size oci push clean
+.PHONY: help build build-nosimd run demo-token token-table test lint unit unit-wasm crypto-long e2e bench bench-filters deps-rust deps-python deps-vm deps-oci deps-node deps-bench size oci push clean
 
 help:
 	@echo "make run          start Envoy + tenantgate, VictoriaMetrics and a demo identity provider"
 	@echo "make demo-token   print a token the default configuration accepts (CLAIMS='{...}' ALG=ES256)"
 	@echo "make test         formatting, lints, unit tests and end-to-end tests in a real Envoy"
-	@echo "make build        build $(WASM)"
-	@echo "make size         print the size of $(WASM) and check it against the 600 KiB limit"
+	@echo "make build        build $(WASM) (uses wasm SIMD: V8, Wasmtime, WasmEdge)"
+	@echo "make build-nosimd build $(WASM_NOSIMD), for proxy-wasm hosts without wasm SIMD"
+	@echo "make size         print the sizes of both builds and check them against the 600 KiB limit"
 	@echo "make bench        throughput and latency against jwt_authn and a wasm floor (BENCH_ROUNDS=5 BENCH_SECONDS=5)"
 	@echo "make oci          write the OCI image of the filter to $(OCI_DIR); make push REGISTRY=... pushes it"
 
@@ -56,24 +59,42 @@ deps-vm:
 
 build: deps-rust
 	cargo build --release --target $(WASM_TARGET)
-	@mkdir -p dist
-	@if command -v wasm-opt >/dev/null; then \
-		wasm-opt $(WASM_OPT_FLAGS) target/$(WASM_TARGET)/release/tenantgate.wasm -o $(WASM); \
+	@$(call optimise,target/$(WASM_TARGET)/release/tenantgate.wasm,$(WASM))
+
+# RUSTFLAGS replaces the simd128 flag of .cargo/config.toml; its own target
+# folder keeps the two builds from rebuilding each other.
+build-nosimd: deps-rust
+	RUSTFLAGS="-C target-feature=-simd128" CARGO_TARGET_DIR=target/nosimd \
+		cargo build --release --target $(WASM_TARGET)
+	@$(call optimise,target/nosimd/$(WASM_TARGET)/release/tenantgate.wasm,$(WASM_NOSIMD))
+
+# $(call optimise,BUILT,OUT): wasm-opt when installed, else a plain copy.
+define optimise
+	mkdir -p dist; \
+	if command -v wasm-opt >/dev/null; then \
+		wasm-opt $(WASM_OPT_FLAGS) $(1) -o $(2); \
 	else \
-		echo "wasm-opt not found (Debian package binaryen): $(WASM) is not size-optimised"; \
-		cp target/$(WASM_TARGET)/release/tenantgate.wasm $(WASM); \
-	fi
-	@echo "built $(WASM) ($$(stat -c %s $(WASM)) bytes)"
+		echo "wasm-opt not found (Debian package binaryen): $(2) is not size-optimised"; \
+		cp $(1) $(2); \
+	fi; \
+	echo "built $(2) ($$(stat -c %s $(2)) bytes)"
+endef
 
 deps-oci:
 	@command -v skopeo >/dev/null && command -v docker-registry >/dev/null || { $(SUDO) apt-get update -q && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q skopeo docker-registry; }
 
-size: build
+size: build build-nosimd
 	@command -v wasm-opt >/dev/null || { echo "make size needs wasm-opt (Debian package binaryen)" >&2; exit 1; }
-	@bytes=$$(stat -c %s $(WASM)); \
-	echo "$(WASM): $$bytes bytes ($$(( (bytes + 1023) / 1024 )) KiB; limit $$(( $(WASM_SIZE_LIMIT) / 1024 )) KiB)"; \
-	if [ $$bytes -gt $(WASM_SIZE_LIMIT) ]; then echo "$(WASM) is over the size limit" >&2; exit 1; fi
+	@for wasm in $(WASM) $(WASM_NOSIMD); do \
+		bytes=$$(stat -c %s $$wasm); \
+		echo "$$wasm: $$bytes bytes ($$(( (bytes + 1023) / 1024 )) KiB; limit $$(( $(WASM_SIZE_LIMIT) / 1024 )) KiB)"; \
+		if [ $$bytes -gt $(WASM_SIZE_LIMIT) ]; then echo "$$wasm is over the size limit" >&2; exit 1; fi; \
+	done
+	@# The build for hosts without SIMD must validate without it.
+	@wasm-opt --mvp-features $(WASM_FEATURES_BASE) $(WASM_NOSIMD) -o /dev/null 2>/dev/null || \
+		{ echo "$(WASM_NOSIMD) uses wasm features beyond $(WASM_FEATURES_BASE)" >&2; exit 1; }
+	@echo "$(WASM_NOSIMD) validates without wasm SIMD"
 
 oci: build
 	python3 tools/oci_image.py build $(WASM) --out $(OCI_DIR) --tag $(OCI_TAG)

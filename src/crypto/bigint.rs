@@ -312,116 +312,6 @@ pub fn mont_mul_wide(
     take_upper_half(out, wide, top, m);
 }
 
-/// `out = a^2 / R mod m`, the same as [`mont_mul_wide`] with `b = a`, for
-/// odd `m` and `a < m`, in about 15% less time in V8. `wide` is scratch
-/// space of at least `2 * m.len()` limbs.
-///
-/// The square is computed whole first, then reduced. Both steps take two
-/// rows at a time so that each pass over the limbs does two products with
-/// two independent carry chains, as in [`mont_mul_wide`]; one row per pass
-/// would be bound by the latency of its single carry chain and save little.
-#[inline(always)]
-pub fn mont_sqr_wide(out: &mut [u32], wide: &mut [u32], a: &[u32], m: &[u32], factor: u32) {
-    let len = m.len();
-    let wide = &mut wide[..2 * len];
-    square_wide(wide, &a[..len]);
-    let top = montgomery_reduce(wide, m, factor);
-    take_upper_half(out, wide, top, m);
-}
-
-/// `wide = a^2`, all `2 * a.len()` limbs: each cross product `a_i * a_j`
-/// (`i < j`) once, the sum doubled, then the squares `a_i^2` added.
-#[inline(always)]
-fn square_wide(wide: &mut [u32], a: &[u32]) {
-    let len = a.len();
-    fill_zero(wide);
-    // Rows i and i+1: a_i * a_j at limb i+j for j > i, and a_(i+1) * a_j
-    // for j > i+1, which starts two limbs higher.
-    let mut i = 0;
-    while i + 2 < len {
-        let (u, v) = (u64::from(a[i]), u64::from(a[i + 1]));
-        let mut carries = (0u64, 0u64);
-        one_product(&mut wide[2 * i + 1], a[i + 1], u, &mut carries.0);
-        one_product(&mut wide[2 * i + 2], a[i + 2], u, &mut carries.0);
-        let rows = &mut wide[2 * i + 3..i + len];
-        two_row_pass(rows, &a[i + 3..], &a[i + 2..], u, v, &mut carries);
-        // Limb i+len: row i's carry and row i+1's last product.
-        let sum = u64::from(wide[i + len]) + v * u64::from(a[len - 1]) + carries.1;
-        let low = u64::from(sum as u32) + carries.0;
-        wide[i + len] = low as u32;
-        wide[i + len + 1] = ((sum >> 32) + (low >> 32)) as u32;
-        i += 2;
-    }
-    if i + 1 < len {
-        // A last single row with one product, a_(len-2) * a_(len-1).
-        let product = u64::from(a[i]) * u64::from(a[i + 1]) + u64::from(wide[2 * i + 1]);
-        wide[2 * i + 1] = product as u32;
-        wide[2 * i + 2] = (product >> 32) as u32;
-    }
-    // Doubling is a one-bit shift; the bit shifted out of each limb pair
-    // moves into the next. The result is below R^2, so nothing leaves the top.
-    let mut shifted_in = 0u32;
-    let mut carry = 0u64;
-    let mut i = 0;
-    while i < len {
-        let (low, high) = (wide[2 * i], wide[2 * i + 1]);
-        let square = u64::from(a[i]) * u64::from(a[i]);
-        let sum = u64::from((low << 1) | shifted_in) + (square & 0xffff_ffff) + carry;
-        wide[2 * i] = sum as u32;
-        let sum = u64::from((high << 1) | (low >> 31)) + (square >> 32) + (sum >> 32);
-        wide[2 * i + 1] = sum as u32;
-        carry = sum >> 32;
-        shifted_in = high >> 31;
-        i += 1;
-    }
-}
-
-/// Montgomery reduction of `wide` (`2 * m.len()` limbs, below `m * R`) in
-/// place: afterwards `wide[len..] + top * R`, with `top` returned, is
-/// `wide / R mod m` plus at most one `m`.
-///
-/// Row `i` adds `q_i * m` at limb offset `i`, `q_i` chosen so that limb `i`
-/// becomes zero. Two rows go together: `q_(i+1)` only needs limb `i+1`
-/// after row `i`, which takes two products to know ahead.
-#[inline(always)]
-fn montgomery_reduce(wide: &mut [u32], m: &[u32], factor: u32) -> u64 {
-    let len = m.len();
-    // The carry into the limb above the last one a pair of rows reached.
-    let mut top = 0u64;
-    let mut i = 0;
-    while i + 1 < len {
-        let q0 = u64::from(wide[i].wrapping_mul(factor));
-        let carry = (u64::from(wide[i]) + q0 * u64::from(m[0])) >> 32;
-        let next = u64::from(wide[i + 1]) + q0 * u64::from(m[1]) + carry;
-        let q1 = u64::from((next as u32).wrapping_mul(factor));
-        let mut carries = (carry, 0u64);
-        two_row_pass(&mut wide[i + 1..i + len], &m[1..], m, q0, q1, &mut carries);
-        // Limb i+len: row i's carry and row i+1's last product.
-        let sum = u64::from(wide[i + len]) + q1 * u64::from(m[len - 1]) + carries.1;
-        let low = u64::from(sum as u32) + carries.0 + top;
-        wide[i + len] = low as u32;
-        let high = (sum >> 32) + (low >> 32);
-        top = match wide.get_mut(i + len + 1) {
-            Some(limb) => {
-                let sum = u64::from(*limb) + high;
-                *limb = sum as u32;
-                sum >> 32
-            }
-            None => high,
-        };
-        i += 2;
-    }
-    if i < len {
-        // A last single row when `len` is odd.
-        let quotient = u64::from(wide[i].wrapping_mul(factor));
-        let carry = one_row_pass(&mut wide[i..i + len], m, quotient);
-        let high = u64::from(wide[i + len]) + carry + top;
-        wide[i + len] = high as u32;
-        top = high >> 32;
-    }
-    top
-}
-
 /// [`mont_mul_wide`] with its own scratch space.
 pub fn mont_mul(out: &mut [u32], a: &[u32], b: &[u32], m: &[u32], factor: u32) {
     let mut wide = vec![0u32; 2 * m.len()];
@@ -592,7 +482,7 @@ mod tests {
 
     /// Odd moduli of many lengths, the top limb non-zero: random ones,
     /// all ones, and ones with all-ones or single-bit limbs.
-    fn squaring_moduli(rng: &mut StdRng) -> Vec<Vec<u32>> {
+    fn odd_moduli(rng: &mut StdRng) -> Vec<Vec<u32>> {
         let mut moduli = Vec::new();
         for len in [1, 2, 3, 4, 5, 7, 8, 9, 12, 63, 64, 65, 96, 128] {
             let mut random: Vec<u32> = (0..len).map(|_| rng.gen()).collect();
@@ -614,7 +504,7 @@ mod tests {
 
     /// Values below `m` that stress carries: 0, 1, 2, m-1, m-2, all-ones
     /// limbs under the top one, the top limb alone, and random ones.
-    fn squaring_inputs(m: &[u32], rng: &mut StdRng) -> Vec<Vec<u32>> {
+    fn values_below(m: &[u32], rng: &mut StdRng) -> Vec<Vec<u32>> {
         let len = m.len();
         let mut inputs = vec![vec![0u32; len]];
         for small in [1u32, 2] {
@@ -642,47 +532,6 @@ mod tests {
         }
         inputs.retain(|value| compare(value, m) == Ordering::Less);
         inputs
-    }
-
-    #[test]
-    fn montgomery_squaring_equals_multiplying_a_value_by_itself() {
-        let mut rng = StdRng::seed_from_u64(0x5eed);
-        let mut checked = 0;
-        for m in squaring_moduli(&mut rng) {
-            let len = m.len();
-            let factor = montgomery_factor(m[0]);
-            // Scratch larger than needed, and dirty, as callers may pass it.
-            let mut wide = vec![u32::MAX; 2 * len + 3];
-            for a in squaring_inputs(&m, &mut rng) {
-                let mut squared = vec![0u32; len];
-                mont_sqr_wide(&mut squared, &mut wide, &a, &m, factor);
-                let mut product = vec![0u32; len];
-                mont_mul(&mut product, &a, &a, &m, factor);
-                assert_eq!(squared, product, "m = {m:x?}, a = {a:x?}");
-                checked += 1;
-            }
-        }
-        assert!(checked > 1000);
-    }
-
-    #[test]
-    fn montgomery_squaring_matches_plain_arithmetic() {
-        for &modulus in &MODULI {
-            let len = limbs_for_bytes(16 - modulus.leading_zeros() as usize / 8);
-            let m = limbs(modulus, len);
-            let factor = montgomery_factor(m[0]);
-            let r_squared = montgomery_r_squared(&m);
-            let mut wide = vec![0u32; 2 * len];
-            for a in [0u128, 1, 2, modulus - 1, 0x1234_5678_9abc_def0 % modulus] {
-                let mut form = vec![0; len];
-                mont_mul(&mut form, &limbs(a, len), &r_squared, &m, factor);
-                let mut squared = vec![0; len];
-                mont_sqr_wide(&mut squared, &mut wide, &form, &m, factor);
-                let mut plain = vec![0; len];
-                mont_mul(&mut plain, &squared, &limbs(1, len), &m, factor);
-                assert_eq!(value(&plain), mul_mod(a, a, modulus));
-            }
-        }
     }
 
     fn mul_mod(a: u128, b: u128, m: u128) -> u128 {
@@ -725,15 +574,12 @@ mod tests {
     fn inversion_of_many_limbs_gives_the_inverse_below_the_modulus() {
         let mut rng = StdRng::seed_from_u64(0x1e5);
         // Inversion serves the elliptic curves: up to 12 limbs.
-        for m in squaring_moduli(&mut rng)
-            .into_iter()
-            .filter(|m| m.len() <= 12)
-        {
+        for m in odd_moduli(&mut rng).into_iter().filter(|m| m.len() <= 12) {
             let len = m.len();
             let (factor, r_squared) = (montgomery_factor(m[0]), montgomery_r_squared(&m));
             let mut one = vec![0u32; len];
             one[0] = 1;
-            for a in squaring_inputs(&m, &mut rng) {
+            for a in values_below(&m, &mut rng) {
                 let Some(inverse) = invert(&a, &m) else {
                     let coprime = is_one(&gcd_with_odd(&a, &m));
                     assert!(is_zero(&a) || !coprime, "m = {m:x?}, a = {a:x?}");

@@ -12,6 +12,7 @@
 pub(crate) mod bigint;
 mod ecdsa;
 pub mod ed25519;
+mod narrow_limbs;
 pub mod p256;
 pub mod p384;
 pub mod rsa;

@@ -3,7 +3,8 @@
 
 use std::fmt;
 
-use super::bigint::{self, limbs_for_bytes};
+use super::bigint;
+use super::narrow_limbs::{self, Modulus};
 use super::{Hash, KeyError};
 
 pub const MIN_BITS: usize = 2048;
@@ -12,12 +13,11 @@ pub const MAX_BITS: usize = 4096;
 /// An RSA public key with its Montgomery constants computed once.
 #[derive(Clone, PartialEq, Eq)]
 pub struct RsaPublicKey {
-    /// The modulus, little-endian 32-bit limbs.
-    n: Vec<u32>,
-    /// `-n^-1 mod 2^32`.
-    factor: u32,
-    /// `R^(s + 1) mod n` with `R = 2^(32 * limbs)`: see [`unscaling_factor`].
-    unscale: Vec<u32>,
+    /// The modulus, in the 27-bit limbs of [`narrow_limbs`].
+    n: Modulus,
+    /// `R^(s + 1) mod n` with `R = 2^(27 * limbs)`, limbs reversed: see
+    /// [`unscaling_factor`].
+    unscale_reversed: Vec<u32>,
     exponent: u32,
     bits: usize,
 }
@@ -39,19 +39,17 @@ impl RsaPublicKey {
     pub fn from_be_bytes(modulus: &[u8], exponent: &[u8]) -> Result<RsaPublicKey, KeyError> {
         let exponent = read_exponent(exponent)?;
         let modulus = bigint::strip_leading_zeros(modulus);
-        let mut n = vec![0u32; limbs_for_bytes(modulus.len())];
-        bigint::read_be(&mut n, modulus);
-        let bits = bigint::bit_length(&n);
+        let bits = modulus
+            .first()
+            .map_or(0, |top| 8 * modulus.len() - top.leading_zeros() as usize);
         if !(MIN_BITS..=MAX_BITS).contains(&bits) {
             return Err(KeyError::ModulusSize { bits });
         }
-        if n[0] & 1 == 0 {
-            return Err(KeyError::EvenModulus);
-        }
-        let factor = bigint::montgomery_factor(n[0]);
+        let mut limbs = vec![0u32; narrow_limbs::limbs_for_bits(bits)];
+        narrow_limbs::read_be(&mut limbs, modulus);
+        let n = Modulus::new(limbs).ok_or(KeyError::EvenModulus)?;
         Ok(RsaPublicKey {
-            factor,
-            unscale: unscaling_factor(&n, factor, exponent),
+            unscale_reversed: narrow_limbs::reversed(&unscaling_factor(&n, exponent)),
             n,
             exponent,
             bits,
@@ -66,7 +64,7 @@ impl RsaPublicKey {
     /// The modulus, big-endian, without leading zero bytes.
     pub fn modulus(&self) -> Vec<u8> {
         let mut bytes = vec![0u8; self.size()];
-        bigint::write_be(&mut bytes, &self.n);
+        narrow_limbs::write_be(&mut bytes, self.n.limbs());
         bytes
     }
 
@@ -125,15 +123,15 @@ impl RsaPublicKey {
         if signature.len() != self.size() {
             return None;
         }
-        let limbs = self.n.len();
-        let mut base = vec![0u32; limbs];
-        bigint::read_be(&mut base, signature);
-        if bigint::compare(&base, &self.n) != std::cmp::Ordering::Less {
+        let mut base = self.n.scratch();
+        if !narrow_limbs::read_be(&mut base, signature)
+            || narrow_limbs::compare(&base, self.n.limbs()) != std::cmp::Ordering::Less
+        {
             return None;
         }
         let power = self.power(&base);
         let mut out = vec![0u8; self.size()];
-        bigint::write_be(&mut out, &power);
+        narrow_limbs::write_be(&mut out, &power);
         Some(out)
     }
 
@@ -143,22 +141,28 @@ impl RsaPublicKey {
     /// `R` back, so neither a conversion into Montgomery form nor one out
     /// of it is needed.
     fn power(&self, base: &[u32]) -> Vec<u32> {
-        let (n, factor) = (&self.n[..], self.factor);
-        let limbs = n.len();
-        let mut wide = vec![0u32; 2 * limbs];
-        let mut acc = base.to_vec();
-        let mut scratch = vec![0u32; limbs];
+        let n = &self.n;
+        let base_reversed = narrow_limbs::reversed(base);
+        let (mut acc, mut acc_reversed) = (base.to_vec(), base_reversed.clone());
+        let (mut scratch, mut quotients) = (n.scratch(), n.scratch());
         let top_bit = 31 - self.exponent.leading_zeros();
         for bit in (0..top_bit).rev() {
-            bigint::mont_sqr_wide(&mut scratch, &mut wide, &acc, n, factor);
+            n.sqr(&mut scratch, &acc, &acc_reversed, &mut quotients);
             if self.exponent >> bit & 1 == 1 {
-                bigint::mont_mul_wide(&mut acc, &mut wide, &scratch, base, n, factor);
+                n.mul(&mut acc, &scratch, &base_reversed, &mut quotients);
             } else {
                 std::mem::swap(&mut acc, &mut scratch);
             }
+            reverse_into(&mut acc_reversed, &acc);
         }
-        bigint::mont_mul_wide(&mut scratch, &mut wide, &acc, &self.unscale, n, factor);
+        n.mul(&mut scratch, &acc, &self.unscale_reversed, &mut quotients);
         scratch
+    }
+}
+
+fn reverse_into(out: &mut [u32], value: &[u32]) {
+    for (slot, limb) in out.iter_mut().zip(value.iter().rev()) {
+        *slot = *limb;
     }
 }
 
@@ -183,17 +187,21 @@ fn montgomery_steps_scale(exponent: u32) -> u64 {
 /// `R^2 mod n` is `R` in Montgomery form, and raising it to the power `s`
 /// in Montgomery form gives the Montgomery form of `R^s`, which is
 /// `R^(s + 1) mod n`.
-fn unscaling_factor(n: &[u32], factor: u32, exponent: u32) -> Vec<u32> {
-    let r_in_form = bigint::montgomery_r_squared(n);
+fn unscaling_factor(n: &Modulus, exponent: u32) -> Vec<u32> {
+    let r_in_form = n.r_squared();
+    let r_in_form_reversed = narrow_limbs::reversed(&r_in_form);
     let scale = montgomery_steps_scale(exponent);
-    let limbs = n.len();
-    let mut wide = vec![0u32; 2 * limbs];
-    let mut acc = r_in_form.clone();
-    let mut scratch = vec![0u32; limbs];
+    let mut acc = r_in_form;
+    let (mut scratch, mut quotients) = (n.scratch(), n.scratch());
     for bit in (0..63 - scale.leading_zeros()).rev() {
-        bigint::mont_sqr_wide(&mut scratch, &mut wide, &acc, n, factor);
+        n.sqr(
+            &mut scratch,
+            &acc,
+            &narrow_limbs::reversed(&acc),
+            &mut quotients,
+        );
         if scale >> bit & 1 == 1 {
-            bigint::mont_mul_wide(&mut acc, &mut wide, &scratch, &r_in_form, n, factor);
+            n.mul(&mut acc, &scratch, &r_in_form_reversed, &mut quotients);
         } else {
             std::mem::swap(&mut acc, &mut scratch);
         }
@@ -332,8 +340,9 @@ mod tests {
         assert_eq!(key.exponent(), [1, 0, 1]);
     }
 
-    /// `base^e mod n` the textbook way: into Montgomery form, square and
-    /// multiply with the plain Montgomery multiplication, back out.
+    /// `base^e mod n` the textbook way, with the 32-bit limbs of
+    /// [`bigint`]: into Montgomery form, square and multiply with the plain
+    /// Montgomery multiplication, back out.
     fn reference_power(n: &[u32], base: &[u32], exponent: u32) -> Vec<u32> {
         let factor = bigint::montgomery_factor(n[0]);
         let r_squared = bigint::montgomery_r_squared(n);
@@ -370,10 +379,17 @@ mod tests {
                 let key = RsaPublicKey::from_be_bytes(&modulus, &exponent.to_be_bytes()).unwrap();
                 let mut signature: Vec<u8> = (0..key.size()).map(|_| rng.gen()).collect();
                 signature[0] = 0;
-                let mut base = vec![0u32; key.n.len()];
+                let limbs = bigint::limbs_for_bytes(modulus.len());
+                let (mut n, mut base) = (vec![0u32; limbs], vec![0u32; limbs]);
+                bigint::read_be(&mut n, &modulus);
                 bigint::read_be(&mut base, &signature);
-                let expected = reference_power(&key.n, &base, exponent);
-                assert_eq!(key.power(&base), expected, "{bits} bits, e = {exponent}");
+                let mut expected = vec![0u8; key.size()];
+                bigint::write_be(&mut expected, &reference_power(&n, &base, exponent));
+                assert_eq!(
+                    key.public_operation(&signature),
+                    Some(expected),
+                    "{bits} bits, e = {exponent}"
+                );
             }
         }
     }
