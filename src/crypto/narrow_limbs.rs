@@ -95,6 +95,13 @@ pub fn reversed(value: &[u32]) -> Vec<u32> {
     value.iter().rev().copied().collect()
 }
 
+/// [`reversed`] into a slice of the same length.
+pub fn reverse_into(out: &mut [u32], value: &[u32]) {
+    for (slot, limb) in out.iter_mut().zip(value.iter().rev()) {
+        *slot = *limb;
+    }
+}
+
 /// An odd modulus with what Montgomery multiplication needs of it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Modulus {

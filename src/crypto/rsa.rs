@@ -153,16 +153,10 @@ impl RsaPublicKey {
             } else {
                 std::mem::swap(&mut acc, &mut scratch);
             }
-            reverse_into(&mut acc_reversed, &acc);
+            narrow_limbs::reverse_into(&mut acc_reversed, &acc);
         }
         n.mul(&mut scratch, &acc, &self.unscale_reversed, &mut quotients);
         scratch
-    }
-}
-
-fn reverse_into(out: &mut [u32], value: &[u32]) {
-    for (slot, limb) in out.iter_mut().zip(value.iter().rev()) {
-        *slot = *limb;
     }
 }
 
