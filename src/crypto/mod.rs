@@ -1,8 +1,10 @@
 //! Public-key signature verification for JWS: RSA (PKCS#1 v1.5 and PSS),
 //! ECDSA over P-256 and P-384, and Ed25519.
 //!
-//! The arithmetic uses 32-bit limbs so that it stays fast on wasm32, where a
-//! 64x64->128 multiply is a software routine. Keys do their expensive set-up
+//! The arithmetic uses limbs of at most 32 bits so that it stays fast on
+//! wasm32, where a 64x64->128 multiply is a software routine: 32-bit limbs
+//! for the elliptic curves, 27-bit limbs for RSA, whose carry-free columns
+//! wasm SIMD multiplies two limbs at a time (`narrow_limbs`). Keys do their expensive set-up
 //! once, when they are built (Montgomery constants for RSA, tables of
 //! multiples for ECDSA), so that each verification is cheap.
 //!
