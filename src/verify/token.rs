@@ -8,9 +8,10 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::{Algorithm, TokenError};
-use crate::encoding::{
-    decode_strict, json_depth_within, parse_object_within, JsonError, MAX_JSON_DEPTH,
-};
+use crate::encoding::{decode_strict, json_depth_within, MAX_JSON_DEPTH};
+use bounded_json::{parse_object_within, JsonError};
+
+mod bounded_json;
 
 /// A token whose parts were decoded but whose signature is not checked yet.
 #[derive(Debug, Clone)]
@@ -176,7 +177,7 @@ mod tests {
         let good = token(r#"{"alg":"HS256"}"#, "{}");
         let (head, signature) = good.rsplit_once('.').unwrap();
         for text in [
-            format!("{head}"),
+            head.to_string(),
             format!("{head}.{signature}.x"),
             format!("{head}."),
             format!(".{good}"),
