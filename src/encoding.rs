@@ -147,20 +147,11 @@ pub const MAX_JSON_DEPTH: usize = 20;
 /// parser to refuse.
 pub fn json_depth_within(json: &[u8], max: usize) -> bool {
     let mut depth = 0usize;
-    let mut in_string = false;
-    let mut escaped = false;
-    for &byte in json {
-        if in_string {
-            match (escaped, byte) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match byte {
-            b'"' => in_string = true,
+    let mut at = 0;
+    // An index loop: size-optimised builds leave slice iterators uninlined.
+    while at < json.len() {
+        match json[at] {
+            b'"' => at = after_string(json, at + 1),
             b'[' | b'{' => {
                 depth += 1;
                 if depth > max {
@@ -170,8 +161,22 @@ pub fn json_depth_within(json: &[u8], max: usize) -> bool {
             b']' | b'}' => depth = depth.saturating_sub(1),
             _ => {}
         }
+        at += 1;
     }
     true
+}
+
+/// Where the string whose content starts at `at` has its closing quote;
+/// past the end when it has none. A backslash escapes the byte after it.
+fn after_string(json: &[u8], mut at: usize) -> usize {
+    while at < json.len() {
+        match json[at] {
+            b'"' => return at,
+            b'\\' => at += 2,
+            _ => at += 1,
+        }
+    }
+    at
 }
 
 #[cfg(test)]
@@ -226,7 +231,34 @@ mod tests {
         }
     }
 
+    /// Depth by the plain definition, one byte at a time.
+    fn reference_depth_within(json: &[u8], max: usize) -> bool {
+        let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+        for &byte in json {
+            match (in_string, escaped, byte) {
+                (true, true, _) => escaped = false,
+                (true, false, b'\\') => escaped = true,
+                (true, false, b'"') | (false, _, b'"') => in_string = !in_string,
+                (false, _, b'[' | b'{') => depth += 1,
+                (false, _, b']' | b'}') => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+            if depth > max {
+                return false;
+            }
+        }
+        true
+    }
+
     proptest! {
+        #[test]
+        fn depth_scan_agrees_with_its_definition(text in r#"[\[\]{}"\\a]{0,16}"#, max in 0usize..4) {
+            prop_assert_eq!(
+                json_depth_within(text.as_bytes(), max),
+                reference_depth_within(text.as_bytes(), max)
+            );
+        }
+
         /// The decoder refuses and accepts exactly what a strict general
         /// purpose engine does.
         #[test]
