@@ -14,6 +14,7 @@ pub mod settings;
 pub mod tenant_id;
 pub mod vm_access;
 
+use std::borrow::Cow;
 use std::fmt;
 
 pub use tenant_id::VmTenant;
@@ -250,25 +251,26 @@ fn requested_tenants(
 /// One scope per tenant, in tenant order. Scopes of the same tenant are
 /// united: the whole tenant if any of them is, otherwise every selector.
 /// Label sets cannot be united exactly, so different ones are refused.
+/// A scope is copied only when another one is united into it.
 fn merge_by_tenant<'s>(
     scopes: impl Iterator<Item = &'s Scope>,
-) -> Result<Vec<Scope>, TenancyError> {
-    let mut merged: Vec<Scope> = Vec::new();
+) -> Result<Vec<Cow<'s, Scope>>, TenancyError> {
+    let mut merged: Vec<Cow<'s, Scope>> = Vec::new();
     for scope in scopes {
         let at = merged.partition_point(|m| m.tenant < scope.tenant);
         let Some(existing) = merged.get_mut(at).filter(|m| m.tenant == scope.tenant) else {
-            merged.insert(at, scope.clone());
+            merged.insert(at, Cow::Borrowed(scope));
             continue;
         };
-        if existing == scope || existing.is_whole_tenant() {
+        if **existing == *scope || existing.is_whole_tenant() {
             continue;
         }
         if scope.is_whole_tenant() {
-            *existing = scope.clone();
+            *existing = Cow::Borrowed(scope);
         } else if existing.labels.is_empty() && scope.labels.is_empty() {
             for selector in &scope.selectors {
                 if !existing.selectors.contains(selector) {
-                    existing.selectors.push(selector.clone());
+                    existing.to_mut().selectors.push(selector.clone());
                 }
             }
         } else {
@@ -319,7 +321,7 @@ fn vm_enforcement(
 /// `X-Scope-OrgID` with the tenants; on reads, a label policy per selector
 /// of each tenant that is not granted whole (GEM: `<tenant>:<selector>`,
 /// the selector percent-encoded).
-fn mimir_enforcement(scopes: &[Scope], operation: Operation) -> Enforcement {
+fn mimir_enforcement(scopes: &[Cow<'_, Scope>], operation: Operation) -> Enforcement {
     let mut org_id = String::new();
     for tenant in scopes.iter().filter_map(|s| s.tenant.as_deref()) {
         if !org_id.is_empty() {

@@ -130,29 +130,39 @@ impl VmAccess {
 
     /// The grant: one scope, for reads and writes as `mode` allows
     /// (ingestion ignores filters, so writes carry only the labels).
-    pub fn grant(&self) -> Grant {
-        let scope = Scope {
-            tenant: self.tenant.map(|t| t.to_string()),
-            labels: self
-                .extra_labels
-                .iter()
-                .map(|(name, value)| format!("{name}={value}"))
-                .collect(),
-            selectors: self.extra_filters.clone(),
-        };
-        let write = Scope {
-            selectors: Vec::new(),
-            ..scope.clone()
-        };
+    pub fn grant(self) -> Grant {
+        let labels: Vec<String> = self
+            .extra_labels
+            .iter()
+            .map(|(name, value)| label_argument(name, value))
+            .collect();
+        let tenant = self.tenant.map(|t| t.to_string());
         let mut grant = Grant::default();
-        if self.access.allows(Operation::Read) {
-            grant.reads.push(scope);
-        }
         if self.access.allows(Operation::Write) {
-            grant.writes.push(write);
+            grant.writes.push(Scope {
+                tenant: tenant.clone(),
+                labels: labels.clone(),
+                selectors: Vec::new(),
+            });
+        }
+        if self.access.allows(Operation::Read) {
+            grant.reads.push(Scope {
+                tenant,
+                labels,
+                selectors: self.extra_filters,
+            });
         }
         grant
     }
+}
+
+/// `name=value`, as `extra_label` takes it.
+fn label_argument(name: &str, value: &str) -> String {
+    let mut argument = String::with_capacity(name.len() + 1 + value.len());
+    argument.push_str(name);
+    argument.push('=');
+    argument.push_str(value);
+    argument
 }
 
 fn parse(claim: Option<&Value>) -> Result<RawVmAccess, TenancyError> {

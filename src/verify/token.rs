@@ -1,11 +1,17 @@
 //! JWS compact serialization: splitting a token and reading its header and
 //! claims, before anything is trusted.
 
+use std::borrow::Cow;
+
+use serde::de::IgnoredAny;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::{Algorithm, TokenError};
 use crate::encoding::{decode_strict, json_depth_within, MAX_JSON_DEPTH};
+use bounded_json::{parse_object_within, JsonError};
+
+mod bounded_json;
 
 /// A token whose parts were decoded but whose signature is not checked yet.
 #[derive(Debug, Clone)]
@@ -19,16 +25,18 @@ pub struct UnverifiedToken<'a> {
 }
 
 /// `jwk`, `jku`, `x5u` and `x5c` are never read: keys come only from the
-/// provider's configured key source.
+/// provider's configured key source. Fields borrow from the decoded header
+/// unless they hold escapes.
 #[derive(Deserialize)]
-struct RawHeader {
-    alg: String,
-    #[serde(default)]
-    kid: Option<String>,
+struct RawHeader<'h> {
+    #[serde(borrow)]
+    alg: Cow<'h, str>,
+    #[serde(default, borrow)]
+    kid: Option<Cow<'h, str>>,
     /// Extensions the filter does not understand must make it refuse the
     /// token (RFC 7515 §4.1.11); none are understood.
     #[serde(default)]
-    crit: Option<Value>,
+    crit: Option<IgnoredAny>,
 }
 
 pub fn parse(token: &str, max_bytes: usize) -> Result<UnverifiedToken<'_>, TokenError> {
@@ -44,26 +52,149 @@ pub fn parse(token: &str, max_bytes: usize) -> Result<UnverifiedToken<'_>, Token
     if header.is_empty() || payload.is_empty() || signature.is_empty() {
         return Err(TokenError::Malformed);
     }
-    let raw_header: RawHeader = decode_json(header)?;
-    if raw_header.crit.is_some() {
-        return Err(TokenError::CriticalHeader);
-    }
-    let alg = Algorithm::from_name(&raw_header.alg).ok_or(TokenError::UnsupportedAlgorithm)?;
-    let claims: Map<String, Value> = decode_json(payload)?;
+    let (alg, kid) = read_header(header)?;
+    let payload_json = decode_strict(payload).map_err(|_| TokenError::Malformed)?;
+    let claims =
+        parse_object_within(&payload_json, MAX_JSON_DEPTH).map_err(|error| match error {
+            JsonError::TooDeep => TokenError::TooDeep,
+            JsonError::Malformed => TokenError::Malformed,
+        })?;
     let signature = decode_strict(signature).map_err(|_| TokenError::Malformed)?;
     Ok(UnverifiedToken {
         alg,
-        kid: raw_header.kid,
+        kid,
         claims,
         signing_input: &token[..header.len() + 1 + payload.len()],
         signature,
     })
 }
 
-fn decode_json<T: serde::de::DeserializeOwned>(part: &str) -> Result<T, TokenError> {
-    let bytes = decode_strict(part).map_err(|_| TokenError::Malformed)?;
-    if !json_depth_within(&bytes, MAX_JSON_DEPTH) {
+/// The algorithm and key id the header names, refusing critical
+/// extensions.
+fn read_header(header: &str) -> Result<(Algorithm, Option<String>), TokenError> {
+    let json = decode_strict(header).map_err(|_| TokenError::Malformed)?;
+    if !json_depth_within(&json, MAX_JSON_DEPTH) {
         return Err(TokenError::TooDeep);
     }
-    serde_json::from_slice(&bytes).map_err(|_| TokenError::Malformed)
+    let raw: RawHeader = serde_json::from_slice(&json).map_err(|_| TokenError::Malformed)?;
+    if raw.crit.is_some() {
+        return Err(TokenError::CriticalHeader);
+    }
+    let alg = Algorithm::from_name(&raw.alg).ok_or(TokenError::UnsupportedAlgorithm)?;
+    Ok((alg, raw.kid.map(Cow::into_owned)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::encoding::encode;
+
+    fn token(header: &str, payload: &str) -> String {
+        format!(
+            "{}.{}.{}",
+            encode(header.as_bytes()),
+            encode(payload.as_bytes()),
+            encode(b"signature")
+        )
+    }
+
+    fn parsed(header: &str, payload: &str) -> Result<(Algorithm, Option<String>), TokenError> {
+        let text = token(header, payload);
+        parse(&text, 8192).map(|token| (token.alg, token.kid))
+    }
+
+    #[test]
+    fn reads_the_header_and_keeps_the_parts() {
+        let text = token(
+            r#"{"alg":"HS256","kid":"k1","typ":"JWT"}"#,
+            r#"{"iss":"i"}"#,
+        );
+        let token = parse(&text, 8192).unwrap();
+        assert_eq!(token.alg, Algorithm::from_name("HS256").unwrap());
+        assert_eq!(token.kid.as_deref(), Some("k1"));
+        assert_eq!(token.claims["iss"], "i");
+        assert_eq!(token.signature, b"signature");
+        assert_eq!(
+            token.signing_input,
+            &text[..text.rfind('.').unwrap()],
+            "header.payload as sent"
+        );
+    }
+
+    #[test]
+    fn header_strings_may_hold_escapes() {
+        assert_eq!(
+            parsed(r#"{"alg":"HS\u0032\u00356","kid":"a\"b"}"#, "{}"),
+            Ok((Algorithm::from_name("HS256").unwrap(), Some("a\"b".into())))
+        );
+    }
+
+    #[test]
+    fn header_refusals() {
+        let alg = r#""alg":"HS256""#;
+        assert!(parsed(&format!("{{{alg},\"crit\":null}}"), "{}").is_ok());
+        assert!(parsed(&format!("{{{alg},\"kid\":null}}"), "{}").is_ok());
+        for (header, error) in [
+            (
+                format!("{{{alg},\"crit\":[\"exp\"]}}"),
+                TokenError::CriticalHeader,
+            ),
+            (format!("{{{alg},\"crit\":[]}}"), TokenError::CriticalHeader),
+            (r#"{"alg":"none"}"#.into(), TokenError::UnsupportedAlgorithm),
+            (r#"{"alg":7}"#.into(), TokenError::Malformed),
+            (r#"{"kid":"k"}"#.into(), TokenError::Malformed),
+            (format!("{{{alg},{alg}}}"), TokenError::Malformed),
+            (format!("{{{alg},\"kid\":1}}"), TokenError::Malformed),
+            (
+                format!("{{{alg},\"x\":{}{}}}", "[".repeat(20), "]".repeat(20)),
+                TokenError::TooDeep,
+            ),
+        ] {
+            assert_eq!(parsed(&header, "{}"), Err(error), "{header}");
+        }
+    }
+
+    #[test]
+    fn payload_refusals() {
+        let header = r#"{"alg":"HS256"}"#;
+        let deep = format!("{{\"x\":{}{}}}", "[".repeat(20), "]".repeat(20));
+        let deep_and_broken = format!("{{\"x\" {}", "[".repeat(20));
+        for (payload, error) in [
+            (deep.as_str(), TokenError::TooDeep),
+            (deep_and_broken.as_str(), TokenError::TooDeep),
+            ("[]", TokenError::Malformed),
+            ("null", TokenError::Malformed),
+            ("{} x", TokenError::Malformed),
+        ] {
+            assert_eq!(parsed(header, payload), Err(error), "{payload}");
+        }
+        let within = format!("{{\"x\":{}{}}}", "[".repeat(19), "]".repeat(19));
+        assert!(parsed(header, &within).is_ok());
+    }
+
+    #[test]
+    fn part_refusals() {
+        let good = token(r#"{"alg":"HS256"}"#, "{}");
+        let (head, signature) = good.rsplit_once('.').unwrap();
+        for text in [
+            head.to_string(),
+            format!("{head}.{signature}.x"),
+            format!("{head}."),
+            format!(".{good}"),
+            format!("{head}.{signature}="),
+            format!("{head}.a"),
+            format!("{}={}", &head[..4], &good[4..]),
+        ] {
+            assert_eq!(
+                parse(&text, 8192).map(|_| ()),
+                Err(TokenError::Malformed),
+                "{text}"
+            );
+        }
+        assert_eq!(
+            parse(&good, good.len() - 1).map(|_| ()),
+            Err(TokenError::TooLarge)
+        );
+        assert!(parse(&good, good.len()).is_ok());
+    }
 }
