@@ -151,8 +151,10 @@ CRYPTO_CASES ?= 20000
 crypto-long:
 	PROPTEST_CASES=$(CRYPTO_CASES) cargo test --release --test crypto_differential
 
-e2e: build deps-python deps-vm deps-oci
+e2e: build build-nosimd deps-python deps-vm deps-oci
 	$(VENV)/bin/pytest -q tests/e2e
+	@# The build without SIMD: every algorithm and key form, both backends.
+	TENANTGATE_WASM=$(WASM_NOSIMD) $(VENV)/bin/pytest -q tests/e2e/test_token_table.py
 
 test: lint unit unit-wasm size e2e
 
