@@ -166,6 +166,7 @@ def forged_lines(forged_results):
                 f"  - target {step['target_rate']}/s: sent {step['forged_rps']:.0f}/s "
                 f"({step['forged_refused']} refused), warm {step['good_rps']:.0f} req/s, "
                 f"p99 {step['good_p99_us'] / 1000:.3f} ms (x{step['p99_ratio']:.2f}), Envoy CPU share {step['cpu_share']:.2f}"
+                + (" (the better of two runs)" if step.get("runs", 1) > 1 else "")
             )
     return rows or ["- not run"]
 

@@ -24,7 +24,8 @@ Scenarios:
 
 Then forged tokens (right kid, well-formed, wrong signature) are sent at a
 rising rate beside the warm load of d: the forged rate one worker absorbs
-while d's p99 stays within 2x of its p99 alone.
+while d's p99 stays within 2x of its p99 alone (a step over that is run
+again, and ends the series only when both runs are over it).
 
 tenantgate gets its keys from tools/demo_idp.py through the demo_idp
 cluster; jwt_authn gets the same public keys inline. Tokens are minted with
@@ -438,31 +439,45 @@ def pacing(rate):
 def forged_capacity(envoy, port, warm_lines, forged_lines, seconds, connections, p99_alone_us):
     """Forged tokens per second absorbed while the warm load's p99 stays
     within P99_LIMIT x `p99_alone_us` (its median p99 in the rounds); steps
-    up the rate until the limit is passed."""
+    up the rate until the limit is passed. A p99 is one slow request in a
+    hundred, so a step over the limit is run once more and fails only when
+    both runs are over it: one stall on a shared machine does not end the
+    series."""
     steps = []
     for rate in FORGED_RATES:
-        forged_connections, delay_ms = pacing(rate)
-        cpu_before = envoy.cpu_seconds()
-        good = run_wrk(port, warm_lines, seconds, connections)
-        bad = run_wrk(port, forged_lines, seconds, forged_connections, delay_ms=delay_ms)
-        good_result, bad_result = wrk_result(good), wrk_result(bad)
-        cpu_seconds = envoy.cpu_seconds() - cpu_before
-        step = {
-            "target_rate": rate,
-            "forged_rps": bad_result["rps"],
-            "forged_refused": bad_result["errors_status"],
-            "forged_sent": bad_result["requests"],
-            "good_rps": good_result["rps"],
-            "good_p99_us": good_result["p99_us"],
-            "p99_ratio": good_result["p99_us"] / p99_alone_us,
-            "cpu_share": cpu_seconds / (good_result["duration_us"] / 1e6),
-        }
+        step = forged_step(envoy, port, warm_lines, forged_lines, seconds, connections, p99_alone_us, rate)
+        if step["p99_ratio"] > P99_LIMIT:
+            log(f"forged {rate}/s target: warm p99 x{step['p99_ratio']:.2f}, running the step again")
+            again = forged_step(envoy, port, warm_lines, forged_lines, seconds, connections, p99_alone_us, rate)
+            step = min(step, again, key=lambda s: s["p99_ratio"])
+            step["runs"] = 2
         steps.append(step)
         log(f"forged {rate}/s target: {step['forged_rps']:.0f}/s sent, warm p99 x{step['p99_ratio']:.2f}")
         if step["p99_ratio"] > P99_LIMIT:
             break
     within = [s["forged_rps"] for s in steps if s["p99_ratio"] <= P99_LIMIT]
     return {"p99_alone_us": p99_alone_us, "steps": steps, "absorbed_per_s": max(within) if within else 0.0}
+
+
+def forged_step(envoy, port, warm_lines, forged_lines, seconds, connections, p99_alone_us, rate):
+    """The warm load and forged tokens at about `rate` per second, together."""
+    forged_connections, delay_ms = pacing(rate)
+    cpu_before = envoy.cpu_seconds()
+    good = run_wrk(port, warm_lines, seconds, connections)
+    bad = run_wrk(port, forged_lines, seconds, forged_connections, delay_ms=delay_ms)
+    good_result, bad_result = wrk_result(good), wrk_result(bad)
+    cpu_seconds = envoy.cpu_seconds() - cpu_before
+    return {
+        "target_rate": rate,
+        "forged_rps": bad_result["rps"],
+        "forged_refused": bad_result["errors_status"],
+        "forged_sent": bad_result["requests"],
+        "good_rps": good_result["rps"],
+        "good_p99_us": good_result["p99_us"],
+        "p99_ratio": good_result["p99_us"] / p99_alone_us,
+        "cpu_share": cpu_seconds / (good_result["duration_us"] / 1e6),
+        "runs": 1,
+    }
 
 
 # --- other figures ----------------------------------------------------------
