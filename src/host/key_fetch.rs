@@ -123,10 +123,13 @@ impl KeyFetcher {
             return;
         }
         let interval_ms = self.provider.kid_refetch_interval_s * 1000;
-        if self
-            .refetch_requested_at
-            .is_some_and(|requested| now_ms.saturating_sub(requested) >= interval_ms)
-        {
+        let answered = |requested: u64| {
+            (self.installed.as_ref())
+                .is_some_and(|record| record.answers_refetch_requested_at(requested))
+        };
+        if self.refetch_requested_at.is_some_and(|requested| {
+            now_ms.saturating_sub(requested) >= interval_ms || answered(requested)
+        }) {
             self.refetch_requested_at = None;
         }
         let due = self.refetch_requested_at.is_some()

@@ -65,6 +65,15 @@ impl KeyRecord {
         now_ms >= self.fetched_at_ms.saturating_add(self.lifetime_ms * 4 / 5)
     }
 
+    /// Whether this key set answers an unknown-kid refetch asked for at
+    /// `requested_at_ms`: it was fetched since. Two workers can both claim
+    /// the first refetch (the claim record does not exist yet, so neither
+    /// write is compare-and-swap); the one that did not fetch finds its
+    /// request answered by the other's keys instead of fetching again.
+    pub fn answers_refetch_requested_at(&self, requested_at_ms: u64) -> bool {
+        self.fetched_at_ms >= requested_at_ms
+    }
+
     /// Past its lifetime and the allowed stale period: no longer trusted.
     pub fn is_stale(&self, max_stale_s: u64, now_ms: u64) -> bool {
         now_ms
@@ -210,6 +219,18 @@ mod tests {
         assert_eq!(KeyRecord::decode(b"{\"keys\":[]}"), None);
         assert_eq!(KeyRecord::decode(b"tenantgate-keys-v2 x 1\n{}"), None);
         assert_eq!(KeyRecord::decode(b"tenantgate-keys-v2 1\n{}"), None);
+    }
+
+    #[test]
+    fn a_key_set_fetched_since_a_refetch_request_answers_it() {
+        let record = KeyRecord {
+            fetched_at_ms: 5_000,
+            lifetime_ms: 600_000,
+            jwks: Vec::new(),
+        };
+        assert!(record.answers_refetch_requested_at(4_999));
+        assert!(record.answers_refetch_requested_at(5_000));
+        assert!(!record.answers_refetch_requested_at(5_001));
     }
 
     #[test]
