@@ -171,6 +171,10 @@ impl Modulus {
     /// `out = a^2 / R mod m` for `a < m`: [`Modulus::mul`] with `b = a`,
     /// where each cross product `a_i * a_j` is computed once and doubled.
     /// `a_reversed` holds the limbs of `a` in reverse order.
+    ///
+    /// The reduction loops repeat those of [`Modulus::mul`] on purpose:
+    /// sharing them through a closure for the product column measured
+    /// about a fifth slower in V8.
     pub fn sqr(&self, out: &mut [u32], a: &[u32], a_reversed: &[u32], quotients: &mut [u32]) {
         let len = self.len();
         let (m, m_rev) = (&self.limbs[..], &self.reversed[..]);

@@ -141,23 +141,32 @@ impl RsaPublicKey {
     /// `R` back, so neither a conversion into Montgomery form nor one out
     /// of it is needed.
     fn power(&self, base: &[u32]) -> Vec<u32> {
-        let n = &self.n;
-        let base_reversed = narrow_limbs::reversed(base);
-        let (mut acc, mut acc_reversed) = (base.to_vec(), base_reversed.clone());
-        let (mut scratch, mut quotients) = (n.scratch(), n.scratch());
-        let top_bit = 31 - self.exponent.leading_zeros();
-        for bit in (0..top_bit).rev() {
-            n.sqr(&mut scratch, &acc, &acc_reversed, &mut quotients);
-            if self.exponent >> bit & 1 == 1 {
-                n.mul(&mut acc, &scratch, &base_reversed, &mut quotients);
-            } else {
-                std::mem::swap(&mut acc, &mut scratch);
-            }
-            narrow_limbs::reverse_into(&mut acc_reversed, &acc);
-        }
-        n.mul(&mut scratch, &acc, &self.unscale_reversed, &mut quotients);
-        scratch
+        let acc = montgomery_steps_power(&self.n, base, self.exponent.into());
+        let mut out = self.n.scratch();
+        let mut quotients = self.n.scratch();
+        self.n
+            .mul(&mut out, &acc, &self.unscale_reversed, &mut quotients);
+        out
     }
+}
+
+/// `base^exponent * R^-s mod n` for `base < n` and an exponent of at least
+/// 1, by left-to-right square-and-multiply with Montgomery steps, each of
+/// which divides by `R`; `s` is [`montgomery_steps_scale`] of the exponent.
+fn montgomery_steps_power(n: &Modulus, base: &[u32], exponent: u64) -> Vec<u32> {
+    let base_reversed = narrow_limbs::reversed(base);
+    let (mut acc, mut acc_reversed) = (base.to_vec(), base_reversed.clone());
+    let (mut scratch, mut quotients) = (n.scratch(), n.scratch());
+    for bit in (0..63 - exponent.leading_zeros()).rev() {
+        n.sqr(&mut scratch, &acc, &acc_reversed, &mut quotients);
+        if exponent >> bit & 1 == 1 {
+            n.mul(&mut acc, &scratch, &base_reversed, &mut quotients);
+        } else {
+            std::mem::swap(&mut acc, &mut scratch);
+        }
+        narrow_limbs::reverse_into(&mut acc_reversed, &acc);
+    }
+    acc
 }
 
 /// How many factors `R^-1` [`RsaPublicKey::power`] leaves in `base^e`:
@@ -182,25 +191,7 @@ fn montgomery_steps_scale(exponent: u32) -> u64 {
 /// in Montgomery form gives the Montgomery form of `R^s`, which is
 /// `R^(s + 1) mod n`.
 fn unscaling_factor(n: &Modulus, exponent: u32) -> Vec<u32> {
-    let r_in_form = n.r_squared();
-    let r_in_form_reversed = narrow_limbs::reversed(&r_in_form);
-    let scale = montgomery_steps_scale(exponent);
-    let mut acc = r_in_form;
-    let (mut scratch, mut quotients) = (n.scratch(), n.scratch());
-    for bit in (0..63 - scale.leading_zeros()).rev() {
-        n.sqr(
-            &mut scratch,
-            &acc,
-            &narrow_limbs::reversed(&acc),
-            &mut quotients,
-        );
-        if scale >> bit & 1 == 1 {
-            n.mul(&mut acc, &scratch, &r_in_form_reversed, &mut quotients);
-        } else {
-            std::mem::swap(&mut acc, &mut scratch);
-        }
-    }
-    acc
+    montgomery_steps_power(n, &n.r_squared(), montgomery_steps_scale(exponent))
 }
 
 fn read_exponent(exponent: &[u8]) -> Result<u32, KeyError> {
