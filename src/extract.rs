@@ -59,7 +59,20 @@ pub struct Extracted<'a> {
 /// What one source holds: a token, and maybe a tenant.
 type Found<'a> = (Cow<'a, str>, Option<Cow<'a, str>>);
 
+/// Finds the token and checks that it is one: [`locate`], then
+/// [`check_token_syntax`].
 pub fn extract<'a>(
+    sources: &'a [TokenSource],
+    request: &Credentials<'a>,
+) -> Result<Extracted<'a>, ExtractError> {
+    let extracted = locate(sources, request)?;
+    check_token_syntax(&extracted)?;
+    Ok(extracted)
+}
+
+/// Finds the token without looking at its characters; a caller that skips
+/// [`check_token_syntax`] must hold the token's exact bytes as verified.
+pub fn locate<'a>(
     sources: &'a [TokenSource],
     request: &Credentials<'a>,
 ) -> Result<Extracted<'a>, ExtractError> {
@@ -71,7 +84,7 @@ pub fn extract<'a>(
         if found.is_some() {
             return Err(ExtractError::Ambiguous);
         }
-        if !is_b64token(&token) || tenant.as_ref().is_some_and(|t| t.is_empty()) {
+        if tenant.as_ref().is_some_and(|t| t.is_empty()) {
             return Err(ExtractError::Malformed);
         }
         found = Some(Extracted {
@@ -81,6 +94,16 @@ pub fn extract<'a>(
         });
     }
     found.ok_or(ExtractError::Missing)
+}
+
+/// Whether the token is an RFC 6750 `b64token`; anything else is not a
+/// token at all.
+pub fn check_token_syntax(extracted: &Extracted<'_>) -> Result<(), ExtractError> {
+    if is_b64token(&extracted.token) {
+        Ok(())
+    } else {
+        Err(ExtractError::Malformed)
+    }
 }
 
 fn from_source<'a>(

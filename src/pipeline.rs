@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::rc::Rc;
 
 use crate::config::{Backend, Config, TokenSource};
-use crate::extract::{extract, Credentials, Extracted};
+use crate::extract::{check_token_syntax, locate, Credentials, Extracted};
 use crate::header_pairs::PairSpan;
 use crate::keys::KeySet;
 use crate::reply::Refusal;
@@ -38,7 +38,10 @@ impl<'a> RequestHead<'a> {
     /// that is not UTF-8 leaves only its name (in `undecodable`); a name
     /// that is not UTF-8 cannot be one the filter reads and is skipped.
     pub fn from_header_block(block: &'a [u8], spans: &[PairSpan]) -> RequestHead<'a> {
-        let mut head = RequestHead::default();
+        let mut head = RequestHead {
+            headers: Vec::with_capacity(spans.len()),
+            ..RequestHead::default()
+        };
         for PairSpan { name, value } in spans {
             let Ok(name) = std::str::from_utf8(&block[name.clone()]) else {
                 continue;
@@ -161,9 +164,14 @@ fn decide_inner(
         headers: &head.headers,
         query: &query,
     };
-    let extracted = extract(&config.token_sources, &credentials).map_err(Refusal::Credentials)?;
+    let extracted = locate(&config.token_sources, &credentials).map_err(Refusal::Credentials)?;
     let cache_key = cache.key_of(&extracted.token);
     let cached = cache_key.and_then(|key| cache.get(&key, |p| keys.key_generation(p), now_s));
+    // A cached token's exact bytes were verified before, so only a new one
+    // needs its characters checked (a scan of the whole token).
+    if cached.is_none() {
+        check_token_syntax(&extracted).map_err(Refusal::Credentials)?;
+    }
     let verified = match cached {
         Some(verified) => verified,
         None => match verify_token(

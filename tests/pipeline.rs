@@ -376,6 +376,36 @@ fn credentials_must_be_a_single_bearer_token() {
 }
 
 #[test]
+fn a_token_that_is_not_a_b64token_is_refused_beside_a_cached_one() {
+    let config = config("vm_single");
+    let keys = jwks();
+    let mut cache = TokenCache::new(16);
+    let mut decide_cached = |authorization: &str| {
+        decide(
+            &config,
+            &query_head(authorization),
+            &mut StaticKeys(vec![Some(&keys)]),
+            &mut cache,
+            NOW,
+        )
+    };
+    let token = es256_bearer(claims(json!({})));
+    assert!(matches!(decide_cached(&token), Decision::Forward(_)));
+    assert!(matches!(decide_cached(&token), Decision::Forward(_)));
+    for malformed in [
+        format!("{token}\""),
+        format!("{token}!"),
+        "Bearer a\"b.c".into(),
+    ] {
+        assert_eq!(
+            decide_cached(&malformed),
+            Decision::Refuse(Refusal::Credentials(ExtractError::Malformed)),
+            "{malformed}"
+        );
+    }
+}
+
+#[test]
 fn requests_wait_while_keys_load() {
     let config = config("vm_single");
     let bearer = es256_bearer(claims(json!({})));

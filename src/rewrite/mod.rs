@@ -9,6 +9,7 @@ pub mod path;
 pub mod query;
 
 use std::fmt;
+use std::fmt::Write;
 
 pub use body::{body_check, check_body, BodyCheck};
 pub use endpoints::Endpoint;
@@ -103,6 +104,10 @@ pub fn route<'a>(
     })
 }
 
+/// Bytes reserved beyond the client's target for a backend prefix and a
+/// cluster tenant; a longer prefix only costs one more allocation.
+const PREFIX_ROOM: usize = 64;
+
 /// The `:path` the backend receives; `arguments` are the enforcement's
 /// query arguments, encoded ([`query::enforcement_arguments`]).
 pub fn rewritten_path(
@@ -111,7 +116,15 @@ pub fn rewritten_path(
     arguments: &str,
     backend: &Backend,
 ) -> String {
-    let mut path = match (backend, enforcement.cluster_tenant) {
+    // Room for the longest prefix and the tenant, so the query is written
+    // without moving the path.
+    let mut path = String::with_capacity(
+        route.target.path.len()
+            + PREFIX_ROOM
+            + route.target.query.map_or(0, str::len)
+            + arguments.len(),
+    );
+    match (backend, enforcement.cluster_tenant) {
         (
             Backend::VmCluster {
                 select_prefix,
@@ -123,10 +136,12 @@ pub fn rewritten_path(
                 Operation::Read => select_prefix,
                 Operation::Write => insert_prefix,
             };
-            format!(
+            // Writing to a String cannot fail.
+            let _ = write!(
+                path,
                 "{prefix}/{}:{}/prometheus{}",
                 tenant.account_id, tenant.project_id, route.endpoint.api_path
-            )
+            );
         }
         (
             Backend::Mimir {
@@ -134,15 +149,12 @@ pub fn rewritten_path(
             },
             _,
         ) if route.endpoint.operation == Operation::Read => {
-            [prometheus_prefix.as_str(), route.endpoint.api_path].concat()
+            path.push_str(prometheus_prefix);
+            path.push_str(route.endpoint.api_path);
         }
-        _ => route.target.path.to_string(),
-    };
-    let query = query::rewrite_query(route.target.query, arguments, route.token_param);
-    if !query.is_empty() {
-        path.push('?');
-        path.push_str(&query);
+        _ => path.push_str(route.target.path),
     }
+    query::append_query(&mut path, route.target.query, arguments, route.token_param);
     path
 }
 

@@ -13,23 +13,37 @@ pub fn is_enforcement_key(key: &str) -> bool {
     ENFORCEMENT_KEYS.contains(&key)
 }
 
-/// The new query string (without `?`), empty when there is nothing to send:
-/// the client's arguments but enforcement keys and `token_param` (the
+/// Writes the new query at the end of `out`, which holds the path: `?`
+/// and the client's arguments but enforcement keys and `token_param` (the
 /// parameter the token came in), then `arguments` from
-/// [`enforcement_arguments`].
-pub fn rewrite_query(query: Option<&str>, arguments: &str, token_param: Option<&str>) -> String {
-    let mut out = form_urlencoded::Serializer::new(String::new());
-    for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+/// [`enforcement_arguments`]; nothing when that query is empty.
+pub fn append_query(
+    out: &mut String,
+    query: Option<&str>,
+    arguments: &str,
+    token_param: Option<&str>,
+) {
+    let query = query.unwrap_or("");
+    // Re-encoding keeps the length of most queries; one allocation then
+    // holds the whole target.
+    out.reserve(query.len() + arguments.len() + 2);
+    let path_end = out.len();
+    out.push('?');
+    let query_start = out.len();
+    let mut serializer = form_urlencoded::Serializer::for_suffix(std::mem::take(out), query_start);
+    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
         if !is_enforcement_key(&key) && token_param != Some(key.as_ref()) {
-            out.append_pair(&key, &value);
+            serializer.append_pair(&key, &value);
         }
     }
-    let mut query = out.finish();
-    if !query.is_empty() && !arguments.is_empty() {
-        query.push('&');
+    *out = serializer.finish();
+    if out.len() > query_start && !arguments.is_empty() {
+        out.push('&');
     }
-    query.push_str(arguments);
-    query
+    out.push_str(arguments);
+    if out.len() == query_start {
+        out.truncate(path_end);
+    }
 }
 
 /// The gateway's own arguments, encoded: every `extra_label`, then every
@@ -55,6 +69,16 @@ mod tests {
             extra_labels: labels.iter().map(|s| s.to_string()).collect(),
             extra_filters: filters.iter().map(|s| s.to_string()).collect(),
             ..Enforcement::default()
+        }
+    }
+
+    /// The query `append_query` writes after a path, without the `?`.
+    fn rewrite_query(query: Option<&str>, arguments: &str, token_param: Option<&str>) -> String {
+        let mut target = String::from("/p");
+        append_query(&mut target, query, arguments, token_param);
+        match target.strip_prefix("/p") {
+            Some(rest) => rest.strip_prefix('?').unwrap_or(rest).to_string(),
+            None => panic!("the path was changed: {target}"),
         }
     }
 
