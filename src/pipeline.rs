@@ -205,7 +205,7 @@ fn decide_inner(
 
     let mut forward = Forward {
         path: String::new(),
-        remove_headers: TENANT_HEADERS.map(Cow::Borrowed).to_vec(),
+        remove_headers: removals(config),
         set_headers: Vec::new(),
         add_headers: Vec::new(),
         body_check,
@@ -236,6 +236,14 @@ fn decide_inner(
     // carry needs none.
     forward.remove_headers.retain(|name| head.carries(name));
     Ok(Decision::Forward(forward))
+}
+
+/// The client's tenancy headers, with room for the token's header and the
+/// identity headers added after them.
+fn removals(config: &Config) -> Vec<Cow<'static, str>> {
+    let mut names = Vec::with_capacity(TENANT_HEADERS.len() + 2 + config.identity_headers.len());
+    names.extend(TENANT_HEADERS.map(Cow::Borrowed));
+    names
 }
 
 /// The tenant the client named. A Basic auth user name names a tenant as
