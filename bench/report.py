@@ -187,6 +187,31 @@ def warm_path_lines(probe):
     ]
 
 
+def timing_lines(timings):
+    """tenantgate's own phases in Envoy (the phase-timing build)."""
+    if not timings:
+        return ["- not measured (dist/bench/tenantgate-timed.wasm missing, or no reports logged)"]
+    rows = [
+        "| scenario | Envoy CPU µs/req | read headers | decide | of which host `verify_signature` "
+        "| set `:path`, headers | between requests | one clock read |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for key, t in timings.items():
+        rows.append(
+            f"| {key} | {fmt(t['cpu_us_per_request'], 1)} | {fmt(t['read_headers_us'])} | {fmt(t['decide_us'])} "
+            f"| {fmt(t['host_signature_us'])} | {fmt(t['apply_decision_us'])} | {fmt(t['between_requests_us'], 1)} "
+            f"| {fmt(t['clock_read_us'])} |"
+        )
+    return rows + [
+        "",
+        "µs per request, from tenantgate built with `--features phase-timing` under the scenario's load, in an "
+        "Envoy of its own (one run; the build reads the clock around its phases, so its CPU per request is above "
+        "the table's). Each timed part includes about one clock read. \"Between requests\" is the time from the "
+        "end of one request's header callback to the start of the next: with the worker saturated, Envoy's own "
+        "work per request, including what the filter's work costs it indirectly.",
+    ]
+
+
 def memory_lines(memory):
     rows = []
     for name, figures in memory.items():
@@ -203,7 +228,7 @@ def memory_lines(memory):
     return rows
 
 
-def markdown(context, labels, medians, forged_results, probe, memory, figures):
+def markdown(context, labels, medians, forged_results, probe, memory, figures, timings=None):
     lines = [
         "# tenantgate bench",
         "",
@@ -247,6 +272,7 @@ def markdown(context, labels, medians, forged_results, probe, memory, figures):
         f"{fmt(figures['warm_filter_work_us'], 1)} µs",
     ]
     lines += warm_path_lines(probe)
+    lines += ["", "## Inside tenantgate, in Envoy", ""] + timing_lines(timings)
     lines += [
         "",
         "## Forged tokens (right kid, wrong signature) beside the warm load",

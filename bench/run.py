@@ -88,6 +88,10 @@ def parse_args(argv):
     parser.add_argument("--tenantgate-wasm", type=Path, default=REPO_ROOT / "dist/tenantgate.wasm")
     parser.add_argument("--floor-wasm", type=Path, default=REPO_ROOT / "dist/bench/floor.wasm")
     parser.add_argument("--probe-wasm", type=Path, default=REPO_ROOT / "dist/bench/probe.wasm")
+    parser.add_argument(
+        "--timed-wasm", type=Path, default=REPO_ROOT / "dist/bench/tenantgate-timed.wasm",
+        help="tenantgate built with the phase-timing feature",
+    )
     parser.add_argument("--work-dir", type=Path, default=REPO_ROOT / ".run/bench")
     parser.add_argument("--out", type=Path, default=BENCH_DIR / "results/latest.md")
     parser.add_argument("--no-forged", action="store_true", help="skip the forged-token load")
@@ -510,6 +514,45 @@ def probe_facts(envoy_log):
     return facts
 
 
+# Scenario -> (token cache size, signature backend, request lines) of the
+# runs of tenantgate timing its own phases.
+TIMED_SCENARIOS = {
+    "d_RS256": (None, None, "warm_RS256"),
+    "e_RS256_host": (COLD_TOKEN_CACHE_SIZE, "auto", "fresh_RS256"),
+    "e_RS256_portable": (COLD_TOKEN_CACHE_SIZE, "portable", "fresh_RS256"),
+}
+# Reports come every 10,000 requests; a run must hold several.
+TIMED_SECONDS = 10
+
+
+def phase_timings(args, work_dir, issuer, idp_port, files):
+    """tenantgate built with phase-timing, under each scenario's load in an
+    Envoy of its own: the averages it logs, with Envoy's CPU per request."""
+    timings = {}
+    for key, (cache_size, backend, lines_key) in TIMED_SCENARIOS.items():
+        plugin = tenantgate_config(issuer, "demo_idp", cache_size, backend)
+        filters = [envoy_config.wasm_filter("timed", args.timed_wasm.resolve(), "timed", plugin)]
+        port = free_port()
+        config = envoy_config.envoy_config(free_port(), [("timed", port, filters)], idp_port)
+        envoy = Envoy(config, work_dir, f"envoy-timed-{key}")
+        try:
+            if not envoy.wait_ready():
+                continue
+            lines = files[lines_key]
+            url = f"http://127.0.0.1:{port}{REQUEST_PATH}"
+            wait_until(lambda: status_of(url, first_request_headers(lines)) == 200, 30, interval=0.5)
+            measure(envoy, port, lines, 1, args.connections)
+            log_start = len(envoy.log_text())
+            result = measure(envoy, port, lines, TIMED_SECONDS, args.connections)
+            reports = probe_reports(envoy.log_text()[log_start:], "tenantgate-phase-timing")
+            if reports:
+                averaged = {name: statistics.mean(r[name] for r in reports) for name in reports[0] if name != "requests"}
+                timings[key] = {"cpu_us_per_request": result["cpu_us_per_request"], "reports": len(reports), **averaged}
+        finally:
+            envoy.stop()
+    return timings
+
+
 def memory_of(args, work_dir, issuer, idp_port, jwks, listener, warm_lines):
     """RSS of an Envoy holding only `listener`, after a second of load."""
     filters = listener_filters(args, issuer, jwks, {})[listener]
@@ -574,6 +617,10 @@ def main(argv=None):
             "no_filter": memory_of(args, work_dir, issuer, idp_port, jwks, "none", files["warm_RS256"]),
             "tenantgate": memory_of(args, work_dir, issuer, idp_port, jwks, "tg_warm", files["warm_RS256"]),
         }
+        timings = {}
+        if args.timed_wasm.is_file():
+            log("tenantgate timing its own phases")
+            timings = phase_timings(args, work_dir, issuer, idp_port, files)
     finally:
         if envoy:
             envoy.stop()
@@ -596,7 +643,7 @@ def main(argv=None):
     }
     scenario_labels = {s.key: s.label for s in listed}
     summary = report.summary(medians, forged_results, probe)
-    text = report.markdown(context, scenario_labels, medians, forged_results, probe, memory, summary)
+    text = report.markdown(context, scenario_labels, medians, forged_results, probe, memory, summary, timings)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text + "\n" + json.dumps(summary) + "\n")
     print(text)

@@ -8,6 +8,8 @@
 //! * [`stream`]: one request; asks the core what to do and does it.
 //! * [`host_signature`], [`signatures`]: Envoy's `verify_signature` as a
 //!   signature backend, after a known-answer check at start.
+//! * [`phase_timing`]: with the `phase-timing` feature, where a request's
+//!   time goes, for `make bench`.
 
 mod clock;
 mod header_map;
@@ -15,6 +17,7 @@ pub mod host_signature;
 mod key_fetch;
 mod key_store;
 mod log;
+mod phase_timing;
 mod root;
 mod signatures;
 mod stream;

@@ -16,6 +16,7 @@ use proxy_wasm::types::{Action, BufferType, MapType, Status};
 use super::clock::now_ms;
 use super::header_map;
 use super::key_store::HostKeyStore;
+use super::phase_timing::{self, Timed};
 use super::root::{Shared, Waiter};
 use crate::header_pairs::{pair_spans, PairSpan};
 use crate::pipeline::{check_body, decide, Decision, Forward, RequestHead};
@@ -106,7 +107,10 @@ pub fn decide_and_act(shared: &mut Shared, context_id: u32, stream: &StreamRef) 
             now_ms: now,
             signatures: &**signatures,
         };
-        decide(&config, &state.head(), &mut keys, token_cache, now / 1000)
+        let start = phase_timing::mark();
+        let decision = decide(&config, &state.head(), &mut keys, token_cache, now / 1000);
+        phase_timing::add(Timed::Decide, &start);
+        decision
     };
     let mut state = stream.borrow_mut();
     match decision {
@@ -126,7 +130,10 @@ pub fn decide_and_act(shared: &mut Shared, context_id: u32, stream: &StreamRef) 
             Step::Hold
         }
         Decision::Forward(forward) => {
-            if apply_rewrite(&forward).is_err() {
+            let start = phase_timing::mark();
+            let applied = apply_rewrite(&forward);
+            phase_timing::add(Timed::ApplyDecision, &start);
+            if applied.is_err() {
                 return refuse(&mut state, &config.realm, Refusal::RewriteFailed);
             }
             state.body_check = forward.body_check;
@@ -219,8 +226,13 @@ impl Context for Stream {
 
 impl HttpContext for Stream {
     fn on_http_request_headers(&mut self, _num_headers: usize, end_of_stream: bool) -> Action {
+        let start = phase_timing::mark();
+        phase_timing::request_started(&start);
         self.state.borrow_mut().read_headers(end_of_stream);
-        match decide_and_act(&mut self.shared.borrow_mut(), self.context_id, &self.state) {
+        phase_timing::add(Timed::ReadHeaders, &start);
+        let step = decide_and_act(&mut self.shared.borrow_mut(), self.context_id, &self.state);
+        phase_timing::request_finished();
+        match step {
             Step::Continue => Action::Continue,
             Step::Hold => Action::Pause,
         }
