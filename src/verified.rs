@@ -7,13 +7,11 @@
 use std::cell::OnceCell;
 use std::rc::Rc;
 
-use serde_json::{Map, Value};
-
 use crate::config::{Config, Tenancy};
 use crate::rewrite::query::enforcement_arguments;
 use crate::tenancy::{self, enforce, Enforcement, Grant, Operation, TenancyError};
 
-pub type Claims = Map<String, Value>;
+pub use crate::verify::token::Claims;
 
 pub struct VerifiedToken {
     pub claims: Claims,

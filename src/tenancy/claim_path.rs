@@ -8,7 +8,9 @@
 
 use std::fmt;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
+
+use crate::verify::token::Claims;
 
 const MAX_SEGMENTS: usize = 16;
 
@@ -60,7 +62,7 @@ impl ClaimPath {
     }
 
     /// The claim the path names, if the token has it.
-    pub fn find<'c>(&self, claims: &'c Map<String, Value>) -> Option<&'c Value> {
+    pub fn find<'c>(&self, claims: &'c Claims) -> Option<&'c Value> {
         let mut segments = self.segments.iter();
         let mut value = match segments.next()? {
             Segment::Key(name) => claims.get(name)?,
@@ -132,7 +134,10 @@ mod tests {
         let Value::Object(claims) = claims else {
             panic!("claims must be an object");
         };
-        ClaimPath::parse(path).unwrap().find(&claims).cloned()
+        ClaimPath::parse(path)
+            .unwrap()
+            .find(&Claims::from(claims))
+            .cloned()
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //! `,`; anything else is not sent. A value that could break the header
 //! (CR, LF, NUL, any control or non-ASCII character) is not sent either.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
+
+use crate::verify::token::Claims;
 
 use super::claim_path::ClaimPath;
 
@@ -20,7 +22,7 @@ pub struct IdentityHeader {
 
 impl IdentityHeader {
     /// The header value for these claims, if the claim is there and fits.
-    pub fn value(&self, claims: &Map<String, Value>) -> Option<String> {
+    pub fn value(&self, claims: &Claims) -> Option<String> {
         let value = match self.claim.find(claims)? {
             Value::Array(items) => {
                 let mut joined = String::new();
@@ -69,7 +71,7 @@ mod tests {
             claim: ClaimPath::parse(path).unwrap(),
             header: "x-test".into(),
         };
-        header.value(claims.as_object().unwrap())
+        header.value(&Claims::from(claims.as_object().unwrap().clone()))
     }
 
     #[test]

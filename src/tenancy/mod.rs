@@ -21,7 +21,8 @@ pub use tenant_id::VmTenant;
 pub use vm_access::VmAccess;
 
 use crate::config::{Backend, Mapping, Tenancy};
-use serde_json::{Map, Value};
+
+use crate::verify::token::Claims;
 
 /// What a request does to the backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,7 +126,7 @@ pub struct Grant {
 
 /// The grant of verified `claims` under the configured mapping; the
 /// configured default stands in for a missing claim.
-pub fn grant(tenancy: &Tenancy, claims: &Map<String, Value>) -> Result<Grant, TenancyError> {
+pub fn grant(tenancy: &Tenancy, claims: &Claims) -> Result<Grant, TenancyError> {
     let claim = tenancy
         .claim
         .find(claims)

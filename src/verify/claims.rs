@@ -1,7 +1,9 @@
 //! Registered claims (RFC 7519 §4.1) checked against a provider's settings
 //! and the current time.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
+
+use super::token::Claims;
 
 use super::TokenError;
 use crate::config::{ClaimRules, Provider};
@@ -9,11 +11,7 @@ use crate::config::{ClaimRules, Provider};
 /// Time claims allow the provider's clock skew: `exp` (required unless
 /// configured otherwise), `nbf`, `iat` (not in the future), the maximum
 /// lifetime; then `aud`, `sub`, required and expected claims.
-pub fn check(
-    claims: &Map<String, Value>,
-    provider: &Provider,
-    now_s: u64,
-) -> Result<(), TokenError> {
+pub fn check(claims: &Claims, provider: &Provider, now_s: u64) -> Result<(), TokenError> {
     check_time(claims, provider, now_s as f64)?;
     check_audience(claims.get("aud"), &provider.audiences)?;
     check_rules(claims, &provider.claims)
@@ -21,16 +19,12 @@ pub fn check(
 
 /// Until when (seconds since the epoch) a verified token stays valid:
 /// `exp` plus the clock skew; `None` for a token without `exp`.
-pub fn valid_until_s(claims: &Map<String, Value>, provider: &Provider) -> Option<f64> {
+pub fn valid_until_s(claims: &Claims, provider: &Provider) -> Option<f64> {
     let exp = numeric_date(claims, "exp").ok()??;
     Some(exp + provider.clock_skew_s as f64)
 }
 
-fn check_time(
-    claims: &Map<String, Value>,
-    provider: &Provider,
-    now: f64,
-) -> Result<(), TokenError> {
+fn check_time(claims: &Claims, provider: &Provider, now: f64) -> Result<(), TokenError> {
     let skew = provider.clock_skew_s as f64;
     let exp = numeric_date(claims, "exp")?;
     let nbf = numeric_date(claims, "nbf")?;
@@ -57,7 +51,7 @@ fn check_time(
     Ok(())
 }
 
-fn check_rules(claims: &Map<String, Value>, rules: &ClaimRules) -> Result<(), TokenError> {
+fn check_rules(claims: &Claims, rules: &ClaimRules) -> Result<(), TokenError> {
     if !rules.subjects.is_empty() {
         let sub = claims.get("sub").and_then(Value::as_str);
         if !sub.is_some_and(|sub| rules.subjects.iter().any(|s| s == sub)) {
@@ -77,10 +71,7 @@ fn check_rules(claims: &Map<String, Value>, rules: &ClaimRules) -> Result<(), To
     Ok(())
 }
 
-fn numeric_date(
-    claims: &Map<String, Value>,
-    name: &'static str,
-) -> Result<Option<f64>, TokenError> {
+fn numeric_date(claims: &Claims, name: &'static str) -> Result<Option<f64>, TokenError> {
     match claims.get(name) {
         None => Ok(None),
         Some(Value::Number(number)) => number

@@ -5,20 +5,21 @@ use std::borrow::Cow;
 
 use serde::de::IgnoredAny;
 use serde::Deserialize;
-use serde_json::{Map, Value};
 
 use super::{Algorithm, TokenError};
 use crate::encoding::{decode_strict, json_depth_within, MAX_JSON_DEPTH};
 use bounded_json::{parse_object_within, JsonError};
+pub use claim_set::Claims;
 
 mod bounded_json;
+mod claim_set;
 
 /// A token whose parts were decoded but whose signature is not checked yet.
 #[derive(Debug, Clone)]
 pub struct UnverifiedToken<'a> {
     pub alg: Algorithm,
     pub kid: Option<String>,
-    pub claims: Map<String, Value>,
+    pub claims: Claims,
     /// `header.payload`, the bytes the signature covers.
     pub signing_input: &'a str,
     pub signature: Vec<u8>,
@@ -112,7 +113,10 @@ mod tests {
         let token = parse(&text, 8192).unwrap();
         assert_eq!(token.alg, Algorithm::from_name("HS256").unwrap());
         assert_eq!(token.kid.as_deref(), Some("k1"));
-        assert_eq!(token.claims["iss"], "i");
+        assert_eq!(
+            token.claims.get("iss").and_then(|iss| iss.as_str()),
+            Some("i")
+        );
         assert_eq!(token.signature, b"signature");
         assert_eq!(
             token.signing_input,

@@ -6,6 +6,7 @@ use std::fmt;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
+use super::Claims;
 use crate::encoding::json_depth_within;
 
 /// Why JSON text was refused.
@@ -18,20 +19,47 @@ pub enum JsonError {
 }
 
 /// Parses a JSON object whose arrays and objects nest at most `max` deep
-/// (the object itself is the first level). Same answer as
+/// (the object itself is the first level) into its members. Same answer as
 /// [`json_depth_within`] followed by `serde_json::from_slice`, but the
 /// depth is counted while parsing, so valid text is read once.
-pub fn parse_object_within(json: &[u8], max: usize) -> Result<Map<String, Value>, JsonError> {
+pub fn parse_object_within(json: &[u8], max: usize) -> Result<Claims, JsonError> {
     let mut deserializer = serde_json::Deserializer::from_slice(json);
     let parsed = deserializer
-        .deserialize_map(NestingWithin { levels_left: max })
-        .and_then(|value| deserializer.end().map(|()| value));
+        .deserialize_map(Members {
+            within: NestingWithin { levels_left: max },
+        })
+        .and_then(|members| deserializer.end().map(|()| members));
     match parsed {
-        Ok(Value::Object(object)) => Ok(object),
+        Ok(members) => Ok(members),
         // Text that failed either nests too deep or is malformed; which one
         // does not depend on where the parser stopped.
         _ if !json_depth_within(json, max) => Err(JsonError::TooDeep),
         _ => Err(JsonError::Malformed),
+    }
+}
+
+/// Typical claim sets fit without growing the list.
+const EXPECTED_MEMBERS: usize = 8;
+
+/// Reads the top-level object member by member, in order.
+struct Members {
+    within: NestingWithin,
+}
+
+impl<'de> Visitor<'de> for Members {
+    type Value = Claims;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut members: A) -> Result<Claims, A::Error> {
+        let inner = self.within.opened()?;
+        let mut claims = Claims::with_capacity(EXPECTED_MEMBERS);
+        while let Some(name) = members.next_key::<String>()? {
+            claims.push(name, members.next_value_seed(inner)?);
+        }
+        Ok(claims)
     }
 }
 
@@ -136,7 +164,8 @@ mod tests {
                 serde_json::from_slice::<Map<String, Value>>(text.as_bytes())
                     .map_err(|_| JsonError::Malformed)
             };
-            prop_assert_eq!(parse_object_within(text.as_bytes(), max), reference);
+            let parsed = parse_object_within(text.as_bytes(), max).map(|claims| claims.to_map());
+            prop_assert_eq!(parsed, reference);
         }
     }
 
@@ -180,7 +209,13 @@ mod tests {
     fn object_parse_keeps_values_and_counts_levels() {
         let text = br#"{"a":[1,{"b":2.5}],"c":"\u00e9","d":null,"a":true,"e":-3}"#;
         let expected: Map<String, Value> = serde_json::from_slice(text).unwrap();
-        assert_eq!(parse_object_within(text, 3), Ok(expected));
+        let parsed = parse_object_within(text, 3).unwrap();
+        assert_eq!(parsed.to_map(), expected);
+        assert_eq!(
+            parsed.get("a"),
+            Some(&Value::Bool(true)),
+            "the last of a repeated name"
+        );
         assert_eq!(parse_object_within(text, 2), Err(JsonError::TooDeep));
         let deep = format!("{{\"a\":{}{}}}", "[".repeat(19), "]".repeat(19));
         assert!(parse_object_within(deep.as_bytes(), MAX_JSON_DEPTH).is_ok());
