@@ -49,14 +49,23 @@ pub fn append_query(
 /// The gateway's own arguments, encoded: every `extra_label`, then every
 /// `extra_filters`.
 pub fn enforcement_arguments(enforcement: &Enforcement) -> String {
-    let mut out = form_urlencoded::Serializer::new(String::new());
-    for label in &enforcement.extra_labels {
-        out.append_pair("extra_label", label);
+    let mut out = String::new();
+    let labels = enforcement.extra_labels.iter().map(|l| ("extra_label", l));
+    let filters = enforcement
+        .extra_filters
+        .iter()
+        .map(|f| ("extra_filters", f));
+    for (key, value) in labels.chain(filters) {
+        if !out.is_empty() {
+            out.push('&');
+        }
+        out.push_str(key);
+        out.push('=');
+        // The encoding `form_urlencoded::Serializer` uses, without its
+        // per-pair bookkeeping.
+        out.extend(form_urlencoded::byte_serialize(value.as_bytes()));
     }
-    for filter in &enforcement.extra_filters {
-        out.append_pair("extra_filters", filter);
-    }
-    out.finish()
+    out
 }
 
 #[cfg(test)]
@@ -128,6 +137,29 @@ mod tests {
             rewrite_query(None, &enforcement_arguments(&enforcement(&[], &[])), None),
             ""
         );
+    }
+
+    #[test]
+    fn enforcement_is_encoded_as_a_form_serializer_encodes_it() {
+        let labels = ["team=a", "x=a b&c", "", "ü=%+"];
+        let filters = ["{env=~\"prod|dev\"}", "up{a=\"1\"} or x"];
+        for (labels, filters) in [
+            (&labels[..], &filters[..]),
+            (&[][..], &filters[..1]),
+            (&labels[..1], &[][..]),
+        ] {
+            let mut reference = form_urlencoded::Serializer::new(String::new());
+            for label in labels {
+                reference.append_pair("extra_label", label);
+            }
+            for filter in filters {
+                reference.append_pair("extra_filters", filter);
+            }
+            assert_eq!(
+                enforcement_arguments(&enforcement(labels, filters)),
+                reference.finish()
+            );
+        }
     }
 
     #[test]
