@@ -173,9 +173,7 @@ bench-filters: deps-rust
 	@for filter in floor probe; do \
 		CARGO_TARGET_DIR=target/bench cargo build --quiet --release --target $(WASM_TARGET) \
 			--manifest-path bench/$$filter/Cargo.toml; \
-		built=target/bench/$(WASM_TARGET)/release/tenantgate_bench_$$filter.wasm; \
-		if command -v wasm-opt >/dev/null; then wasm-opt $(WASM_OPT_FLAGS) $$built -o $(BENCH_DIST)/$$filter.wasm; \
-		else cp $$built $(BENCH_DIST)/$$filter.wasm; fi; \
+		$(call optimise,target/bench/$(WASM_TARGET)/release/tenantgate_bench_$$filter.wasm,$(BENCH_DIST)/$$filter.wasm); \
 	done
 
 # A benchmark, not a test: about 9 minutes with the defaults.

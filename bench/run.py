@@ -33,6 +33,7 @@ PyJWT from the demo IdP's keys. The last line printed is one JSON object.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -532,40 +533,46 @@ def phase_timings(args, work_dir, issuer, idp_port, files):
     for key, (cache_size, backend, lines_key) in TIMED_SCENARIOS.items():
         plugin = tenantgate_config(issuer, "demo_idp", cache_size, backend)
         filters = [envoy_config.wasm_filter("timed", args.timed_wasm.resolve(), "timed", plugin)]
-        port = free_port()
-        config = envoy_config.envoy_config(free_port(), [("timed", port, filters)], idp_port)
-        envoy = Envoy(config, work_dir, f"envoy-timed-{key}")
-        try:
-            if not envoy.wait_ready():
+        lines = files[lines_key]
+        with loaded_envoy(work_dir, f"timed-{key}", filters, idp_port, lines, args.connections) as started:
+            if started is None:
                 continue
-            lines = files[lines_key]
-            url = f"http://127.0.0.1:{port}{REQUEST_PATH}"
-            wait_until(lambda: status_of(url, first_request_headers(lines)) == 200, 30, interval=0.5)
-            measure(envoy, port, lines, 1, args.connections)
+            envoy, port = started
             log_start = len(envoy.log_text())
             result = measure(envoy, port, lines, TIMED_SECONDS, args.connections)
             reports = probe_reports(envoy.log_text()[log_start:], "tenantgate-phase-timing")
-            if reports:
-                averaged = {name: statistics.mean(r[name] for r in reports) for name in reports[0] if name != "requests"}
-                timings[key] = {"cpu_us_per_request": result["cpu_us_per_request"], "reports": len(reports), **averaged}
-        finally:
-            envoy.stop()
+        if reports:
+            averaged = {name: statistics.mean(r[name] for r in reports) for name in reports[0] if name != "requests"}
+            timings[key] = {"cpu_us_per_request": result["cpu_us_per_request"], "reports": len(reports), **averaged}
     return timings
 
 
 def memory_of(args, work_dir, issuer, idp_port, jwks, listener, warm_lines):
     """RSS of an Envoy holding only `listener`, after a second of load."""
     filters = listener_filters(args, issuer, jwks, {})[listener]
+    with loaded_envoy(work_dir, f"memory-{listener}", filters, idp_port, warm_lines, 10) as started:
+        if started is None:
+            return None
+        envoy, _ = started
+        return {"rss_kib": envoy.rss_kib(), "admin_memory": envoy.memory()}
+
+
+@contextlib.contextmanager
+def loaded_envoy(work_dir, name, filters, idp_port, lines, connections):
+    """An Envoy holding only `filters`, after it answered `lines` with 200
+    and ran a second of their load: (envoy, port), or None when it does not
+    start. Stopped on leaving."""
     port = free_port()
-    config = envoy_config.envoy_config(free_port(), [(listener, port, filters)], idp_port)
-    envoy = Envoy(config, work_dir, f"envoy-memory-{listener}")
+    config = envoy_config.envoy_config(free_port(), [(name, port, filters)], idp_port)
+    envoy = Envoy(config, work_dir, f"envoy-{name}")
     try:
         if not envoy.wait_ready():
-            return None
+            yield None
+            return
         url = f"http://127.0.0.1:{port}{REQUEST_PATH}"
-        wait_until(lambda: status_of(url, first_request_headers(warm_lines)) == 200, 30, interval=0.5)
-        measure(envoy, port, warm_lines, 1, 10)
-        return {"rss_kib": envoy.rss_kib(), "admin_memory": envoy.memory()}
+        wait_until(lambda: status_of(url, first_request_headers(lines)) == 200, 30, interval=0.5)
+        measure(envoy, port, lines, 1, connections)
+        yield envoy, port
     finally:
         envoy.stop()
 

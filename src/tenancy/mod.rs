@@ -21,7 +21,6 @@ pub use tenant_id::VmTenant;
 pub use vm_access::VmAccess;
 
 use crate::config::{Backend, Mapping, Tenancy};
-
 use crate::verify::token::Claims;
 
 /// What a request does to the backend.

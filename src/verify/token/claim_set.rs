@@ -3,7 +3,9 @@
 //! is looked up a few times, so a list is cheaper to build, search and drop
 //! than a map.
 
-use serde_json::{Map, Value};
+#[cfg(test)]
+use serde_json::Map;
+use serde_json::Value;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Claims {
@@ -36,12 +38,14 @@ impl Claims {
     }
 
     /// The same claims as a map, each name with its last value.
+    #[cfg(test)]
     pub fn to_map(&self) -> Map<String, Value> {
         self.members.iter().cloned().collect()
     }
 }
 
 /// Claims built from a JSON object (its members in the map's order).
+#[cfg(test)]
 impl From<Map<String, Value>> for Claims {
     fn from(object: Map<String, Value>) -> Claims {
         Claims {
