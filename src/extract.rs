@@ -103,7 +103,7 @@ fn from_source<'a>(
     match source {
         TokenSource::AuthorizationBearer => Ok(authorization(request)?
             .and_then(|value| strip_scheme(value, "bearer"))
-            .map(|value| match value.rsplit_once(':') {
+            .map(|value| match split_tenant(value) {
                 Some((tenant, token)) => (Cow::Borrowed(token), Some(Cow::Borrowed(tenant))),
                 None => (Cow::Borrowed(value), None),
             })),
@@ -168,12 +168,24 @@ fn single<T>(mut values: impl Iterator<Item = T>) -> Result<Option<T>, ExtractEr
     Ok(first)
 }
 
+/// The credentials after `scheme` (any case) and its spaces; `None` when
+/// the value's first word is another scheme.
 fn strip_scheme<'a>(value: &'a str, scheme: &str) -> Option<&'a str> {
-    let value = value.trim();
-    let (found, rest) = value.split_once(' ').unwrap_or((value, ""));
-    found
-        .eq_ignore_ascii_case(scheme)
-        .then(|| rest.trim_start_matches(' '))
+    let rest = strip_prefix_ignore_case(value.trim(), scheme)?;
+    match rest.as_bytes().first() {
+        None => Some(rest),
+        Some(b' ') => Some(rest.trim_start_matches(' ')),
+        Some(_) => None,
+    }
+}
+
+/// `<tenant>:<token>` split at the last `:` (a tenant may hold one, a
+/// token never does). The search runs over the whole token on every
+/// request, so it uses `memchr`'s vector search.
+fn split_tenant(value: &str) -> Option<(&str, &str)> {
+    let colon = memchr::memrchr(b':', value.as_bytes())?;
+    // `:` is ASCII, so both sides are whole UTF-8 text.
+    Some((&value[..colon], &value[colon + 1..]))
 }
 
 fn strip_prefix_ignore_case<'a>(value: &'a str, prefix: &str) -> Option<&'a str> {
@@ -237,6 +249,42 @@ mod tests {
         query: &'a [(Cow<'a, str>, Cow<'a, str>)],
     ) -> Result<String, ExtractError> {
         extract(sources, &Credentials { headers, query }).map(|found| found.token.into_owned())
+    }
+
+    /// The scheme as the value's first space-separated word.
+    fn strip_scheme_by_words<'a>(value: &'a str, scheme: &str) -> Option<&'a str> {
+        let value = value.trim();
+        let (found, rest) = value.split_once(' ').unwrap_or((value, ""));
+        found
+            .eq_ignore_ascii_case(scheme)
+            .then(|| rest.trim_start_matches(' '))
+    }
+
+    #[test]
+    fn scheme_is_the_whole_first_word() {
+        let pieces = ["b", "B", "e", "a", "r", " ", "\t", "x", "é", ":"];
+        let mut values = vec![String::new()];
+        for _ in 0..5 {
+            values = values
+                .iter()
+                .flat_map(|value| pieces.iter().map(move |piece| format!("{value}{piece}")))
+                .collect();
+            for value in &values {
+                for candidate in [
+                    value.clone(),
+                    format!("Bearer{value}"),
+                    format!(" bearer{value}"),
+                ] {
+                    for scheme in ["bearer", "basic"] {
+                        assert_eq!(
+                            strip_scheme(&candidate, scheme),
+                            strip_scheme_by_words(&candidate, scheme),
+                            "{candidate:?}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]

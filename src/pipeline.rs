@@ -46,7 +46,8 @@ impl<'a> RequestHead<'a> {
             let Ok(name) = std::str::from_utf8(&block[name.clone()]) else {
                 continue;
             };
-            match (name, std::str::from_utf8(&block[value.clone()])) {
+            // Values hold the token: checked with vector instructions.
+            match (name, simdutf8::basic::from_utf8(&block[value.clone()])) {
                 (":method", Ok(value)) => head.method = value,
                 (":path", Ok(value)) => head.target = value,
                 (":method" | ":path", Err(_)) => head.undecodable.push(name),

@@ -31,39 +31,65 @@ pub fn parse_target(target: &str) -> Result<Target<'_>, RewriteError> {
     Ok(Target { path, query })
 }
 
+/// One pass over the bytes: each segment is non-empty, not `.` or `..`,
+/// and made of path bytes only.
 fn is_canonical_path(path: &str) -> bool {
     let Some(rest) = path.strip_prefix('/') else {
         return false;
     };
-    rest.is_empty()
-        || rest
-            .split('/')
-            .all(|segment| !matches!(segment, "" | "." | "..") && segment.bytes().all(is_path_byte))
+    if rest.is_empty() {
+        return true;
+    }
+    let mut segment_start = 0;
+    for (index, &byte) in rest.as_bytes().iter().enumerate() {
+        if byte == b'/' {
+            if !is_segment(&rest.as_bytes()[segment_start..index]) {
+                return false;
+            }
+            segment_start = index + 1;
+        } else if !PATH_BYTES[usize::from(byte)] {
+            return false;
+        }
+    }
+    is_segment(&rest.as_bytes()[segment_start..])
 }
 
-/// RFC 3986 `pchar` without `%`: encoded bytes have other spellings.
-fn is_path_byte(byte: u8) -> bool {
-    byte.is_ascii_alphanumeric()
-        || matches!(
-            byte,
-            b'-' | b'.'
-                | b'_'
-                | b'~'
-                | b'!'
-                | b'$'
-                | b'&'
-                | b'\''
-                | b'('
-                | b')'
-                | b'*'
-                | b'+'
-                | b','
-                | b';'
-                | b'='
-                | b':'
-                | b'@'
-        )
+/// A segment whose bytes were checked already: not empty, not a dot segment.
+fn is_segment(segment: &[u8]) -> bool {
+    !matches!(segment, b"" | b"." | b"..")
 }
+
+/// RFC 3986 `pchar` without `%` (encoded bytes have other spellings), as a
+/// table: the path is checked on every request.
+const PATH_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let b = byte as u8;
+        table[byte] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+                    | b':'
+                    | b'@'
+            );
+        byte += 1;
+    }
+    table
+};
 
 /// A raw `;` was a query separator in older Go servers, and a `#` or a
 /// control byte has no place in a request target.
@@ -87,6 +113,37 @@ mod tests {
         assert_eq!(target.path, "/api/v1/query");
         assert_eq!(target.query, Some("query=up&time=1"));
         assert_eq!(parse_target("/").unwrap().query, None);
+    }
+
+    /// The definition the one-pass check implements.
+    fn canonical_by_segments(path: &str) -> bool {
+        let Some(rest) = path.strip_prefix('/') else {
+            return false;
+        };
+        rest.is_empty()
+            || rest.split('/').all(|segment| {
+                !matches!(segment, "" | "." | "..")
+                    && segment.bytes().all(|b| PATH_BYTES[usize::from(b)])
+            })
+    }
+
+    #[test]
+    fn one_pass_check_agrees_with_the_segment_definition() {
+        let alphabet = ["/", ".", "a", "%", "\\", ":", "é", "?", "~", "-"];
+        let mut paths = vec![String::new()];
+        for _ in 0..6 {
+            paths = paths
+                .iter()
+                .flat_map(|path| alphabet.iter().map(move |piece| format!("{path}{piece}")))
+                .collect();
+            for path in &paths {
+                assert_eq!(
+                    is_canonical_path(path),
+                    canonical_by_segments(path),
+                    "{path:?}"
+                );
+            }
+        }
     }
 
     #[test]
