@@ -329,12 +329,28 @@ def listener_filters(args, issuer, jwks, backends):
     return listeners
 
 
+def start_envoy(build, work_dir, name, attempts=3):
+    """Envoy from `build()`'s (config, ports), waited for: (envoy, ports,
+    ready). A port another process took between `free_port` and Envoy's
+    bind is chosen again."""
+    for attempt in range(attempts):
+        config, ports = build()
+        envoy = Envoy(config, work_dir, name)
+        ready = envoy.wait_ready()
+        if ready or attempt == attempts - 1 or "Address already in use" not in envoy.log_text():
+            return envoy, ports, ready
+        log(f"{name}: a chosen port was taken, choosing again")
+        envoy.stop()
+
+
 def start_bench_envoy(args, work_dir, issuer, idp_port, jwks, backends):
     filters = listener_filters(args, issuer, jwks, backends)
-    ports = {name: free_port() for name in filters}
-    config = envoy_config.envoy_config(free_port(), [(n, ports[n], f) for n, f in filters.items()], idp_port)
-    envoy = Envoy(config, work_dir, "envoy-bench")
-    return envoy, ports
+
+    def build():
+        ports = {name: free_port() for name in filters}
+        return envoy_config.envoy_config(free_port(), [(n, ports[n], f) for n, f in filters.items()], idp_port), ports
+
+    return start_envoy(build, work_dir, "envoy-bench")
 
 
 # Backend name -> the signature_backend value configured (None: field left out).
@@ -345,8 +361,8 @@ WITHOUT_BACKEND_FIELD = {"portable": None}
 def start_with_backends(args, work_dir, issuer, idp_port, jwks):
     """The bench Envoy with both signature backends when the filter knows
     `signature_backend`, else with the one it has (portable) and a note."""
-    envoy, ports = start_bench_envoy(args, work_dir, issuer, idp_port, jwks, WITH_BACKEND_FIELD)
-    if envoy.wait_ready():
+    envoy, ports, ready = start_bench_envoy(args, work_dir, issuer, idp_port, jwks, WITH_BACKEND_FIELD)
+    if ready:
         return envoy, ports, WITH_BACKEND_FIELD, None
     text = envoy.log_text()
     envoy.stop()
@@ -357,8 +373,8 @@ def start_with_backends(args, work_dir, issuer, idp_port, jwks):
         "variants (e_*_host) are skipped and e_*_portable runs the filter's only (portable) verifier"
     )
     log(note)
-    envoy, ports = start_bench_envoy(args, work_dir, issuer, idp_port, jwks, WITHOUT_BACKEND_FIELD)
-    if not envoy.wait_ready():
+    envoy, ports, ready = start_bench_envoy(args, work_dir, issuer, idp_port, jwks, WITHOUT_BACKEND_FIELD)
+    if not ready:
         sys.exit(f"bench: Envoy did not start; see {envoy.log_path}")
     return envoy, ports, WITHOUT_BACKEND_FIELD, note
 
@@ -562,11 +578,13 @@ def loaded_envoy(work_dir, name, filters, idp_port, lines, connections):
     """An Envoy holding only `filters`, after it answered `lines` with 200
     and ran a second of their load: (envoy, port), or None when it does not
     start. Stopped on leaving."""
-    port = free_port()
-    config = envoy_config.envoy_config(free_port(), [(name, port, filters)], idp_port)
-    envoy = Envoy(config, work_dir, f"envoy-{name}")
+    def build():
+        port = free_port()
+        return envoy_config.envoy_config(free_port(), [(name, port, filters)], idp_port), port
+
+    envoy, port, ready = start_envoy(build, work_dir, f"envoy-{name}")
     try:
-        if not envoy.wait_ready():
+        if not ready:
             yield None
             return
         url = f"http://127.0.0.1:{port}{REQUEST_PATH}"
