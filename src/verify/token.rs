@@ -2,6 +2,7 @@
 //! claims, before anything is trusted.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 
 use serde::de::IgnoredAny;
 use serde::Deserialize;
@@ -53,7 +54,7 @@ pub fn parse(token: &str, max_bytes: usize) -> Result<UnverifiedToken<'_>, Token
     if header.is_empty() || payload.is_empty() || signature.is_empty() {
         return Err(TokenError::Malformed);
     }
-    let (alg, kid) = read_header(header)?;
+    let (alg, kid) = read_header_remembered(header)?;
     let payload_json = decode_strict(payload).map_err(|_| TokenError::Malformed)?;
     let claims =
         parse_object_within(&payload_json, MAX_JSON_DEPTH).map_err(|error| match error {
@@ -68,6 +69,40 @@ pub fn parse(token: &str, max_bytes: usize) -> Result<UnverifiedToken<'_>, Token
         signing_input: &token[..header.len() + 1 + payload.len()],
         signature,
     })
+}
+
+/// A header read before and its reading.
+struct ReadHeader {
+    text: String,
+    alg: Algorithm,
+    kid: Option<String>,
+}
+
+thread_local! {
+    /// The last header read well. Tokens from one identity provider carry
+    /// one of a few headers, so a new token's header is usually the last
+    /// one's, byte for byte; reading it is a pure function of those bytes.
+    static LAST_HEADER: RefCell<Option<ReadHeader>> = const { RefCell::new(None) };
+}
+
+/// [`read_header`], answered from the last header read when `header` is
+/// the same text.
+fn read_header_remembered(header: &str) -> Result<(Algorithm, Option<String>), TokenError> {
+    let remembered = LAST_HEADER.with_borrow(|last| {
+        last.as_ref()
+            .filter(|last| last.text == header)
+            .map(|last| (last.alg, last.kid.clone()))
+    });
+    if let Some(read) = remembered {
+        return Ok(read);
+    }
+    let (alg, kid) = read_header(header)?;
+    LAST_HEADER.set(Some(ReadHeader {
+        text: header.to_string(),
+        alg,
+        kid: kid.clone(),
+    }));
+    Ok((alg, kid))
 }
 
 /// The algorithm and key id the header names, refusing critical
@@ -123,6 +158,30 @@ mod tests {
             &text[..text.rfind('.').unwrap()],
             "header.payload as sent"
         );
+    }
+
+    #[test]
+    fn a_remembered_header_answers_only_for_the_same_text() {
+        let first = r#"{"alg":"RS256","kid":"k1"}"#;
+        let rs256 = Algorithm::from_name("RS256").unwrap();
+        let es256 = Algorithm::from_name("ES256").unwrap();
+        for _ in 0..2 {
+            assert_eq!(parsed(first, "{}"), Ok((rs256, Some("k1".into()))));
+        }
+        assert_eq!(
+            parsed(r#"{"alg":"RS256","kid":"k2"}"#, "{}"),
+            Ok((rs256, Some("k2".into())))
+        );
+        assert_eq!(
+            parsed(r#"{"alg":"ES256","kid":"k2"}"#, "{}"),
+            Ok((es256, Some("k2".into())))
+        );
+        assert_eq!(
+            parsed(r#"{"alg":"ES256","kid":"k2","crit":["b64"]}"#, "{}"),
+            Err(TokenError::CriticalHeader)
+        );
+        assert_eq!(parsed(r#"{"alg":"RS256"}"#, "{}"), Ok((rs256, None)));
+        assert_eq!(parsed(first, "{}"), Ok((rs256, Some("k1".into()))));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! as a depth scan followed by serde_json, without the scan for valid text.
 
 use std::fmt;
+use std::ops::Range;
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
@@ -38,8 +39,9 @@ pub fn parse_object_within(json: &[u8], max: usize) -> Result<Claims, JsonError>
     }
 }
 
-/// Typical claim sets fit without growing the list.
+/// Typical claim sets fit without growing the list or the name buffer.
 const EXPECTED_MEMBERS: usize = 8;
+const EXPECTED_NAME_BYTES: usize = 64;
 
 /// Reads the top-level object member by member, in order.
 struct Members {
@@ -55,11 +57,39 @@ impl<'de> Visitor<'de> for Members {
 
     fn visit_map<A: MapAccess<'de>>(self, mut members: A) -> Result<Claims, A::Error> {
         let inner = self.within.opened()?;
-        let mut claims = Claims::with_capacity(EXPECTED_MEMBERS);
-        while let Some(name) = members.next_key::<String>()? {
+        let mut claims = Claims::with_capacity(EXPECTED_MEMBERS, EXPECTED_NAME_BYTES);
+        while let Some(name) = members.next_key_seed(NameInto {
+            claims: &mut claims,
+        })? {
             claims.push(name, members.next_value_seed(inner)?);
         }
         Ok(claims)
+    }
+}
+
+/// Reads a member's name into the claims' name buffer, without an
+/// allocation of its own.
+struct NameInto<'c> {
+    claims: &'c mut Claims,
+}
+
+impl<'de> DeserializeSeed<'de> for NameInto<'_> {
+    type Value = Range<usize>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Range<usize>, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for NameInto<'_> {
+    type Value = Range<usize>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("a member name")
+    }
+
+    fn visit_str<E: de::Error>(self, name: &str) -> Result<Range<usize>, E> {
+        Ok(self.claims.add_name(name))
     }
 }
 
@@ -217,6 +247,15 @@ mod tests {
             "the last of a repeated name"
         );
         assert_eq!(parse_object_within(text, 2), Err(JsonError::TooDeep));
+        let escaped = parse_object_within(br#"{"a\u0062":1,"\u00e9":2,"ab":3,"":4}"#, 1).unwrap();
+        assert_eq!(
+            escaped.get("ab"),
+            Some(&Value::from(3)),
+            "names are compared unescaped"
+        );
+        assert_eq!(escaped.get("\u{e9}"), Some(&Value::from(2)));
+        assert_eq!(escaped.get(""), Some(&Value::from(4)));
+        assert_eq!(escaped.get("a"), None);
         let deep = format!("{{\"a\":{}{}}}", "[".repeat(19), "]".repeat(19));
         assert!(parse_object_within(deep.as_bytes(), MAX_JSON_DEPTH).is_ok());
         let deeper = format!("{{\"a\":{}{}}}", "[".repeat(20), "]".repeat(20));

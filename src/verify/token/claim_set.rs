@@ -1,7 +1,9 @@
 //! A token's claims as its payload lists them: the top-level members in
 //! order, each with its value. A payload has a handful of members and each
 //! is looked up a few times, so a list is cheaper to build, search and drop
-//! than a map.
+//! than a map. The names share one buffer: one allocation for all of them.
+
+use std::ops::Range;
 
 #[cfg(test)]
 use serde_json::Map;
@@ -9,17 +11,28 @@ use serde_json::Value;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Claims {
-    members: Vec<(String, Value)>,
+    /// Every member's name, one after another.
+    names: String,
+    /// Each member: where its name is in `names`, and its value.
+    members: Vec<(Range<usize>, Value)>,
 }
 
 impl Claims {
-    pub(super) fn with_capacity(capacity: usize) -> Claims {
+    pub(super) fn with_capacity(members: usize, name_bytes: usize) -> Claims {
         Claims {
-            members: Vec::with_capacity(capacity),
+            names: String::with_capacity(name_bytes),
+            members: Vec::with_capacity(members),
         }
     }
 
-    pub(super) fn push(&mut self, name: String, value: Value) {
+    /// Appends a name to the buffer; [`Claims::push`] pairs it with a value.
+    pub(super) fn add_name(&mut self, name: &str) -> Range<usize> {
+        let start = self.names.len();
+        self.names.push_str(name);
+        start..self.names.len()
+    }
+
+    pub(super) fn push(&mut self, name: Range<usize>, value: Value) {
         self.members.push((name, value));
     }
 
@@ -29,7 +42,7 @@ impl Claims {
         self.members
             .iter()
             .rev()
-            .find(|(member, _)| member == name)
+            .find(|(member, _)| self.names.get(member.clone()) == Some(name))
             .map(|(_, value)| value)
     }
 
@@ -40,7 +53,10 @@ impl Claims {
     /// The same claims as a map, each name with its last value.
     #[cfg(test)]
     pub fn to_map(&self) -> Map<String, Value> {
-        self.members.iter().cloned().collect()
+        self.members
+            .iter()
+            .map(|(name, value)| (self.names[name.clone()].to_string(), value.clone()))
+            .collect()
     }
 }
 
@@ -48,9 +64,12 @@ impl Claims {
 #[cfg(test)]
 impl From<Map<String, Value>> for Claims {
     fn from(object: Map<String, Value>) -> Claims {
-        Claims {
-            members: object.into_iter().collect(),
+        let mut claims = Claims::default();
+        for (name, value) in object {
+            let name = claims.add_name(&name);
+            claims.push(name, value);
         }
+        claims
     }
 }
 
@@ -62,9 +81,10 @@ mod tests {
     #[test]
     fn a_repeated_name_has_its_last_value() {
         let mut claims = Claims::default();
-        claims.push("a".into(), json!(1));
-        claims.push("b".into(), json!(2));
-        claims.push("a".into(), json!(3));
+        for (name, value) in [("a", json!(1)), ("b", json!(2)), ("a", json!(3))] {
+            let name = claims.add_name(name);
+            claims.push(name, value);
+        }
         assert_eq!(claims.get("a"), Some(&json!(3)));
         assert_eq!(claims.get("b"), Some(&json!(2)));
         assert_eq!(claims.get("c"), None);
