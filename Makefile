@@ -143,7 +143,7 @@ deps-node:
 unit-wasm: deps-rust deps-node
 	cargo test --target $(WASM_TARGET) --lib crypto::
 	cargo test --target $(WASM_TARGET) --test wycheproof --test crypto_differential
-	@# Again as shipped: opt-level "z" with LTO, in a target folder of its own
+	@# Again as shipped: the release profile with LTO, in a target folder of its own
 	@# so the release filter is not overwritten by a test build.
 	CARGO_TARGET_DIR=target/release-tests cargo test --release --target $(WASM_TARGET) --test wycheproof
 

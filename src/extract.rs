@@ -211,19 +211,10 @@ fn is_b64token(token: &str) -> bool {
     !body.is_empty() && body.bytes().all(|byte| B64TOKEN_BYTES[usize::from(byte)])
 }
 
-/// Runs on every request over the whole token: a table lookup per byte
-/// instead of a chain of comparisons.
-const B64TOKEN_BYTES: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut byte = 0;
-    while byte < 256 {
-        let b = byte as u8;
-        table[byte] =
-            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/');
-        byte += 1;
-    }
-    table
-};
+/// Runs on every request over the whole token.
+const B64TOKEN_BYTES: [bool; 256] = byte_table!(
+    |b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+);
 
 #[cfg(test)]
 mod tests {

@@ -10,6 +10,22 @@
 //! that takes the current time as an argument; only [`host`] talks to the
 //! proxy (and is only built for wasm).
 
+/// A table of the bytes `$byte` for which `$accepts` holds, built at
+/// compile time: checks that run over whole tokens and paths on every
+/// request look each byte up instead of testing a chain of comparisons.
+macro_rules! byte_table {
+    (|$byte:ident| $accepts:expr) => {{
+        let mut table = [false; 256];
+        let mut index = 0;
+        while index < 256 {
+            let $byte = index as u8;
+            table[index] = $accepts;
+            index += 1;
+        }
+        table
+    }};
+}
+
 pub mod config;
 pub mod crypto;
 pub mod encoding;

@@ -59,37 +59,28 @@ fn is_segment(segment: &[u8]) -> bool {
     !matches!(segment, b"" | b"." | b"..")
 }
 
-/// RFC 3986 `pchar` without `%` (encoded bytes have other spellings), as a
-/// table: the path is checked on every request.
-const PATH_BYTES: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut byte = 0;
-    while byte < 256 {
-        let b = byte as u8;
-        table[byte] = b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'-' | b'.'
-                    | b'_'
-                    | b'~'
-                    | b'!'
-                    | b'$'
-                    | b'&'
-                    | b'\''
-                    | b'('
-                    | b')'
-                    | b'*'
-                    | b'+'
-                    | b','
-                    | b';'
-                    | b'='
-                    | b':'
-                    | b'@'
-            );
-        byte += 1;
-    }
-    table
-};
+/// RFC 3986 `pchar` without `%` (encoded bytes have other spellings);
+/// the path is checked on every request.
+const PATH_BYTES: [bool; 256] = byte_table!(|b| b.is_ascii_alphanumeric()
+    || matches!(
+        b,
+        b'-' | b'.'
+            | b'_'
+            | b'~'
+            | b'!'
+            | b'$'
+            | b'&'
+            | b'\''
+            | b'('
+            | b')'
+            | b'*'
+            | b'+'
+            | b','
+            | b';'
+            | b'='
+            | b':'
+            | b'@'
+    ));
 
 /// A raw `;` was a query separator in older Go servers, and a `#` or a
 /// control byte has no place in a request target.
