@@ -15,7 +15,12 @@ Scenarios:
   d_<alg>      tenantgate, the same token on every request (token cache warm)
   e_<alg>_<be> tenantgate, a fresh token on every request: tokens cycle through
                more than the token cache holds (token_cache_size), so every
-               request verifies a signature; <be> is the signature backend
+               request verifies a signature; <be> is the signature backend.
+               The tokens are one user's (they differ in jti), so all but
+               the first share the grant of their vm_access claim
+  e_RS256_host_tenants
+               as e_RS256_host, but every token has its own vm_access value
+               (its own tenant label), so every grant is worked out anew
   f            the floor: a wasm filter that reads one header and sets one
   f_calls      the floor making the host calls of tenantgate's warm path and
                nothing else (header map read, clock, :path set, one removal)
@@ -150,8 +155,11 @@ class Minter:
         self.keys = demo_keys.load_all_keys(keys_dir)
         self.issuer = issuer
 
-    def token(self, alg, jti):
-        claims = mint_token.build_claims({"jti": jti}, issuer=self.issuer)
+    def token(self, alg, jti, tenant=None):
+        overrides = {"jti": jti}
+        if tenant is not None:
+            overrides["vm_access"] = {"extra_labels": {"tenant": tenant}}
+        claims = mint_token.build_claims(overrides, issuer=self.issuer)
         return jwt.encode(claims, self.keys[alg], algorithm=alg, headers={"kid": demo_keys.KEY_SPECS[alg].kid})
 
     def jwks(self):
@@ -188,6 +196,8 @@ def prepare_requests(minter, work_dir, fresh_count):
         files[f"warm_{alg}"] = write_lines(work_dir / f"warm_{alg}.txt", [bearer(minter.token(alg, f"warm-{alg}"))])
         files[f"fresh_{alg}"] = write_lines(work_dir / f"fresh_{alg}.txt", [bearer(t) for t in fresh])
         files[f"forged_{alg}"] = write_lines(work_dir / f"forged_{alg}.txt", [bearer(forged(t)) for t in fresh])
+    tenants = [minter.token("RS256", f"bench-tenant-{index}", f"team-{index}") for index in range(fresh_count)]
+    files["fresh_tenants_RS256"] = write_lines(work_dir / "fresh_tenants_RS256.txt", [bearer(t) for t in tenants])
     warm = first_request_headers(files["warm_RS256"])
     for alg in ALGS:
         files[f"probe_{alg}"] = write_lines(work_dir / f"probe_{alg}.txt", [dict(warm, **{"x-verify": alg})])
@@ -391,6 +401,10 @@ def scenarios(files, backends):
             listed.append(
                 Scenario(f"e_{alg}_{backend}", f"tenantgate, fresh {alg} tokens, {backend} verifier", f"tg_cold_{backend}", files[f"fresh_{alg}"])
             )
+    if "host" in backends:
+        listed.append(
+            Scenario("e_RS256_host_tenants", "tenantgate, fresh RS256 tokens, each of its own tenant, host verifier", "tg_cold_host", files["fresh_tenants_RS256"])
+        )
     listed.append(Scenario("f", "floor: wasm filter, one header read + one set", "floor", files["warm_RS256"]))
     listed.append(Scenario("f_calls", "floor making tenantgate's warm host calls, nothing else", "floor_calls", files["warm_RS256"]))
     for alg in ALGS:

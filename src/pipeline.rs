@@ -17,8 +17,7 @@ use crate::verify::cache::TokenKey;
 use crate::verify::signature::{Portable, SignatureBackend};
 use crate::verify::{self, token, TokenError};
 
-/// Verified tokens, with what they grant.
-pub type TokenCache = crate::verify::cache::TokenCache<VerifiedToken>;
+pub use crate::verified::TokenCache;
 
 /// The parts of a request the decision needs.
 #[derive(Debug, Clone, Default)]
@@ -167,7 +166,8 @@ fn decide_inner(
     };
     let extracted = locate(&config.token_sources, &credentials).map_err(Refusal::Credentials)?;
     let cache_key = cache.key_of(&extracted.token);
-    let cached = cache_key.and_then(|key| cache.get(&key, |p| keys.key_generation(p), now_s));
+    let cached =
+        cache_key.and_then(|key| cache.tokens.get(&key, |p| keys.key_generation(p), now_s));
     // A cached token's exact bytes were verified before, so only a new one
     // needs its characters checked (a scan of the whole token).
     if cached.is_none() {
@@ -175,13 +175,7 @@ fn decide_inner(
     }
     let verified = match cached {
         Some(verified) => verified,
-        None => match verify_token(
-            config,
-            &extracted.token,
-            keys,
-            cache_key.map(|key| (cache, key)),
-            now_s,
-        )? {
+        None => match verify_token(config, &extracted.token, keys, cache, cache_key, now_s)? {
             Verified::Token(verified) => verified,
             Verified::Await(decision) => return Ok(decision),
         },
@@ -305,7 +299,8 @@ fn verify_token(
     config: &Config,
     raw_token: &str,
     keys: &mut impl KeyStore,
-    cache: Option<(&mut TokenCache, TokenKey)>,
+    cache: &mut TokenCache,
+    cache_key: Option<TokenKey>,
     now_s: u64,
 ) -> Result<Verified, Refusal> {
     let token = token::parse(raw_token, config.max_token_bytes).map_err(Refusal::InvalidToken)?;
@@ -330,9 +325,11 @@ fn verify_token(
         other => other.map_err(Refusal::InvalidToken)?,
     }
     let valid_until = verify::claims::valid_until_s(&token.claims, provider);
-    let verified = Rc::new(VerifiedToken::new(token.claims));
-    if let (Some((cache, key)), Some(generation)) = (cache, keys.key_generation(index)) {
-        cache.insert(key, index, generation, valid_until, verified.clone());
+    let verified = cache.grants.verified_token(&config.tenancy, token.claims);
+    if let (Some(key), Some(generation)) = (cache_key, keys.key_generation(index)) {
+        cache
+            .tokens
+            .insert(key, index, generation, valid_until, verified.clone());
     }
     Ok(Verified::Token(verified))
 }

@@ -102,7 +102,65 @@ mod whole_request {
     struct Fixture {
         keys: KeySet,
         token: String,
+        /// Per entry of `tenancy_claims()`: two tokens (their `jti` differs).
+        claim_tokens: Vec<[String; 2]>,
         configs: Vec<(&'static str, Config)>,
+    }
+
+    /// `vm_access` and `groups` values, some alike to one mapping and not to
+    /// another, some the same value but for a number's kind.
+    fn tenancy_claims() -> Vec<(Value, Value)> {
+        let access = json!({"tenant_id": {"account_id": 7, "project_id": 3},
+                            "extra_labels": {"tenant": "team-a"},
+                            "extra_filters": ["{env=\"prod\"}"]});
+        let with = |pointer: &str, value: Value| {
+            let mut changed = access.clone();
+            if let Some(slot) = changed.pointer_mut(pointer) {
+                *slot = value;
+            }
+            changed
+        };
+        let groups = json!(["metrics-a", "metrics-b"]);
+        let mode = |mode: Value| {
+            let mut changed = access.clone();
+            changed["mode"] = mode;
+            changed
+        };
+        vec![
+            (access.clone(), groups.clone()),
+            (with("/tenant_id/account_id", json!(7.0)), groups.clone()),
+            (
+                with("/tenant_id/project_id", json!(0)),
+                json!(["metrics-b", "metrics-a"]),
+            ),
+            (
+                with("/tenant_id/project_id", json!(0.0)),
+                json!("metrics-a metrics-b"),
+            ),
+            (
+                with("/tenant_id/project_id", json!(-0.0)),
+                json!(["metrics-a"]),
+            ),
+            (
+                with("/extra_labels/tenant", json!("team-b")),
+                json!(["metrics-b"]),
+            ),
+            (
+                with("/tenant_id/account_id", json!(8)),
+                json!(["metrics-b"]),
+            ),
+            (json!(access.to_string()), json!("metrics-a")),
+            (mode(json!(1)), json!([])),
+            (mode(json!(1.0)), json!(null)),
+            (mode(json!(2)), json!(["metrics-a", {"x": 1}])),
+            (
+                json!({"tenant_id": {"account_id": 7, "project_id": 3}}),
+                json!(["metrics-a", "metrics-a"]),
+            ),
+            (json!({}), json!(7)),
+            (json!(null), groups.clone()),
+            (Value::Null, Value::Null),
+        ]
     }
 
     fn fixture() -> &'static Fixture {
@@ -124,8 +182,33 @@ mod whole_request {
                 b64(json!({"alg": "ES256", "kid": "k"}).to_string().as_bytes()),
                 b64(claims.to_string().as_bytes())
             );
+            let sign = |claims: &Value| {
+                let input = format!(
+                    "{}.{}",
+                    b64(json!({"alg": "ES256", "kid": "k"}).to_string().as_bytes()),
+                    b64(claims.to_string().as_bytes())
+                );
+                let signature: Signature = key.sign(input.as_bytes());
+                format!("{input}.{}", b64(&signature.to_vec()))
+            };
             let signature: Signature = key.sign(input.as_bytes());
             let token = format!("{input}.{}", b64(&signature.to_vec()));
+            let claim_tokens = tenancy_claims()
+                .iter()
+                .enumerate()
+                .map(|(index, (access, groups))| {
+                    [0, 1].map(|copy| {
+                        let mut claims = json!({"iss": ISSUER, "exp": NOW + 600, "sub": "alice",
+                                                "jti": format!("{index}-{copy}")});
+                        // The last entry has neither claim.
+                        if index + 1 < tenancy_claims().len() {
+                            claims["vm_access"] = access.clone();
+                            claims["groups"] = groups.clone();
+                        }
+                        sign(&claims)
+                    })
+                })
+                .collect();
             let config = |tenancy: Value| {
                 let document = json!({
                     "providers": [{"name": "idp", "issuer": ISSUER, "discovery": {"cluster": "idp"}}],
@@ -142,6 +225,7 @@ mod whole_request {
             Fixture {
                 keys: parse_jwks(jwks.to_string().as_bytes()).unwrap().set,
                 token,
+                claim_tokens,
                 configs: vec![
                     ("vm_single", config(json!({"backend": "vm_single"}))),
                     ("vm_cluster", config(json!({"backend": "vm_cluster"}))),
@@ -320,17 +404,26 @@ mod whole_request {
     }
 
     fn decide_with_cache(config: &Config, request: &Request, cache: &mut TokenCache) -> Decision {
+        decide_with_token(config, request, &fixture().token, cache)
+    }
+
+    fn decide_with_token(
+        config: &Config,
+        request: &Request,
+        token: &str,
+        cache: &mut TokenCache,
+    ) -> Decision {
         let fixture = fixture();
         let authorization = match (request.tenant, request.basic) {
             (tenant, true) => {
-                let credentials = format!("{}:{}", tenant.unwrap_or(""), fixture.token);
+                let credentials = format!("{}:{}", tenant.unwrap_or(""), token);
                 format!(
                     "Basic {}",
                     base64::engine::general_purpose::STANDARD.encode(credentials)
                 )
             }
-            (Some(tenant), false) => format!("Bearer {tenant}:{}", fixture.token),
-            (None, false) => format!("Bearer {}", fixture.token),
+            (Some(tenant), false) => format!("Bearer {tenant}:{}", token),
+            (None, false) => format!("Bearer {}", token),
         };
         let mut headers: Vec<(&str, &str)> = vec![("authorization", &authorization)];
         headers.extend(request.client_headers.iter().map(|(n, v)| (*n, v.as_str())));
@@ -483,6 +576,26 @@ mod whole_request {
                     prop_assert_eq!(
                         decide_with_cache(config, request, &mut cache),
                         decide_on(config, request)
+                    );
+                }
+            }
+        }
+
+        /// New tokens share the grant of an earlier token with the same
+        /// tenancy claim value; whatever the order of values alike and
+        /// apart, each decision is the one made without any memory.
+        #[test]
+        fn shared_grants_change_no_decision(
+            steps in prop::collection::vec((0..tenancy_claims().len(), 0..2usize, request()), 1..24)
+        ) {
+            for (_, config) in &fixture().configs {
+                let mut cache = TokenCache::new(16);
+                for (claims, copy, request) in &steps {
+                    let token = &fixture().claim_tokens[*claims][*copy];
+                    prop_assert_eq!(
+                        decide_with_token(config, request, token, &mut cache),
+                        decide_with_token(config, request, token, &mut TokenCache::new(0)),
+                        "claims {}", claims
                     );
                 }
             }

@@ -20,6 +20,8 @@ use std::fmt;
 pub use tenant_id::VmTenant;
 pub use vm_access::VmAccess;
 
+use serde_json::Value;
+
 use crate::config::{Backend, Mapping, Tenancy};
 use crate::verify::token::Claims;
 
@@ -123,14 +125,19 @@ pub struct Grant {
     pub writes: Vec<Scope>,
 }
 
-/// The grant of verified `claims` under the configured mapping; the
-/// configured default stands in for a missing claim.
-pub fn grant(tenancy: &Tenancy, claims: &Claims) -> Result<Grant, TenancyError> {
-    let claim = tenancy
+/// The one value a grant is worked out from: the configured claim, or the
+/// configured default when the token lacks it (or has it as `null`).
+pub fn mapped_claim<'c>(tenancy: &'c Tenancy, claims: &'c Claims) -> Option<&'c Value> {
+    tenancy
         .claim
         .find(claims)
         .filter(|value| !value.is_null())
-        .or(tenancy.default.as_ref());
+        .or(tenancy.default.as_ref())
+}
+
+/// The grant of a verified token whose mapped claim (see [`mapped_claim`])
+/// is `claim`: a function of that value and the configuration alone.
+pub fn grant_of_claim(tenancy: &Tenancy, claim: Option<&Value>) -> Result<Grant, TenancyError> {
     match &tenancy.mapping {
         Mapping::VmAccess => Ok(VmAccess::from_claim(claim)?.grant()),
         Mapping::Vmauth => Ok(VmAccess::from_vmauth_claim(claim)?.grant()),
