@@ -168,11 +168,6 @@ fn decide_inner(
     let cache_key = cache.key_of(&extracted.token);
     let cached =
         cache_key.and_then(|key| cache.tokens.get(&key, |p| keys.key_generation(p), now_s));
-    // A cached token's exact bytes were verified before, so only a new one
-    // needs its characters checked (a scan of the whole token).
-    if cached.is_none() {
-        check_token_syntax(&extracted).map_err(Refusal::Credentials)?;
-    }
     let verified = match cached {
         Some(verified) => verified,
         None => match verify_token(config, &extracted.token, keys, cache, cache_key, now_s)? {
@@ -303,7 +298,8 @@ fn verify_token(
     cache_key: Option<TokenKey>,
     now_s: u64,
 ) -> Result<Verified, Refusal> {
-    let token = token::parse(raw_token, config.max_token_bytes).map_err(Refusal::InvalidToken)?;
+    let token = token::parse(raw_token, config.max_token_bytes)
+        .map_err(|error| unparsed(raw_token, error))?;
     let (index, provider) =
         verify::provider_for(&token, &config.providers).map_err(Refusal::InvalidToken)?;
     let verified = match keys.key_set(index) {
@@ -332,6 +328,16 @@ fn verify_token(
             .insert(key, index, generation, valid_until, verified.clone());
     }
     Ok(Verified::Token(verified))
+}
+
+/// Why a token that does not parse is refused. One that is not even an RFC
+/// 6750 `b64token` is no credential at all. A token that parses is one
+/// (three parts of base64url symbols), so only these need the scan.
+fn unparsed(raw_token: &str, error: TokenError) -> Refusal {
+    match check_token_syntax(raw_token) {
+        Err(malformed) => Refusal::Credentials(malformed),
+        Ok(()) => Refusal::InvalidToken(error),
+    }
 }
 
 /// Headers the decision reads; one that is not UTF-8 is refused.
