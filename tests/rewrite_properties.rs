@@ -102,13 +102,18 @@ mod whole_request {
     struct Fixture {
         keys: KeySet,
         token: String,
-        /// Per entry of `tenancy_claims()`: two tokens (their `jti` differs).
+        /// Per entry of `tenancy_claims()`: two tokens, each of its own
+        /// user (`sub`, sent as an identity header).
         claim_tokens: Vec<[String; 2]>,
         configs: Vec<(&'static str, Config)>,
+        /// `configs` and more mappings: vmauth's fields, a nested claim
+        /// with a default.
+        mapping_configs: Vec<(&'static str, Config)>,
     }
 
     /// `vm_access` and `groups` values, some alike to one mapping and not to
-    /// another, some the same value but for a number's kind.
+    /// another, some the same value but for a number's kind. Each token also
+    /// carries its `vm_access` value as `realm.access`.
     fn tenancy_claims() -> Vec<(Value, Value)> {
         let access = json!({"tenant_id": {"account_id": 7, "project_id": 3},
                             "extra_labels": {"tenant": "team-a"},
@@ -158,6 +163,19 @@ mod whole_request {
                 json!(["metrics-a", "metrics-a"]),
             ),
             (json!({}), json!(7)),
+            (
+                json!({"metrics_account_id": 7, "metrics_extra_labels": ["tenant=team-a"]}),
+                groups.clone(),
+            ),
+            (
+                json!({"metrics_account_id": 7.0, "metrics_extra_labels": ["tenant=team-a"]}),
+                groups.clone(),
+            ),
+            (
+                json!({"metrics_account_id": 7, "metrics_project_id": 3,
+                       "metrics_extra_labels": ["tenant=team-b"]}),
+                groups.clone(),
+            ),
             (json!(null), groups.clone()),
             (Value::Null, Value::Null),
         ]
@@ -198,11 +216,12 @@ mod whole_request {
                 .enumerate()
                 .map(|(index, (access, groups))| {
                     [0, 1].map(|copy| {
-                        let mut claims = json!({"iss": ISSUER, "exp": NOW + 600, "sub": "alice",
-                                                "jti": format!("{index}-{copy}")});
-                        // The last entry has neither claim.
+                        let mut claims = json!({"iss": ISSUER, "exp": NOW + 600,
+                                                "sub": format!("user-{index}-{copy}")});
+                        // The last entry has none of the claims.
                         if index + 1 < tenancy_claims().len() {
                             claims["vm_access"] = access.clone();
+                            claims["realm"] = json!({"access": access});
                             claims["groups"] = groups.clone();
                         }
                         sign(&claims)
@@ -222,17 +241,25 @@ mod whole_request {
                 "a": {"tenants": ["team-a"], "scopes": ["read", "write"]},
                 "b": {"tenants": ["team-b"], "scopes": ["read"], "selectors": ["{env=\"prod\"}"]},
             });
+            let configs = vec![
+                ("vm_single", config(json!({"backend": "vm_single"}))),
+                ("vm_cluster", config(json!({"backend": "vm_cluster"}))),
+                ("mimir", config(json!({"backend": "mimir", "mapping": "access_policies",
+                    "claim": "groups", "pattern": "metrics-(.+)", "federation": true,
+                    "policies": policies}))),
+            ];
+            let mut mapping_configs = configs.clone();
+            mapping_configs.extend([
+                ("vmauth", config(json!({"backend": "vm_cluster", "mapping": "vmauth"}))),
+                ("nested_default", config(json!({"backend": "vm_single", "claim": "realm.access",
+                    "default": {"extra_labels": {"tenant": "team-z"}}}))),
+            ]);
             Fixture {
                 keys: parse_jwks(jwks.to_string().as_bytes()).unwrap().set,
                 token,
                 claim_tokens,
-                configs: vec![
-                    ("vm_single", config(json!({"backend": "vm_single"}))),
-                    ("vm_cluster", config(json!({"backend": "vm_cluster"}))),
-                    ("mimir", config(json!({"backend": "mimir", "mapping": "access_policies",
-                        "claim": "groups", "pattern": "metrics-(.+)", "federation": true,
-                        "policies": policies}))),
-                ],
+                configs,
+                mapping_configs,
             }
         })
     }
@@ -582,13 +609,14 @@ mod whole_request {
         }
 
         /// New tokens share the grant of an earlier token with the same
-        /// tenancy claim value; whatever the order of values alike and
-        /// apart, each decision is the one made without any memory.
+        /// tenancy claim value, each keeping its own identity; whatever the
+        /// order of values alike and apart, each decision is the one made
+        /// without any memory.
         #[test]
         fn shared_grants_change_no_decision(
             steps in prop::collection::vec((0..tenancy_claims().len(), 0..2usize, request()), 1..24)
         ) {
-            for (_, config) in &fixture().configs {
+            for (_, config) in &fixture().mapping_configs {
                 let mut cache = TokenCache::new(16);
                 for (claims, copy, request) in &steps {
                     let token = &fixture().claim_tokens[*claims][*copy];

@@ -63,7 +63,7 @@ impl Enforced {
 
 impl VerifiedToken {
     /// `tenancy` is what the token's mapped claim grants (see
-    /// [`GrantMemo::granted`]).
+    /// [`GrantMemo::verified_token`]).
     pub fn new(claims: Claims, tenancy: Rc<Granted>) -> VerifiedToken {
         VerifiedToken {
             claims,

@@ -233,14 +233,17 @@ mod tests {
     }
 
     fn json_object_bytes_with_any_byte() -> impl Strategy<Value = Vec<u8>> {
-        (json_object_text(), any::<prop::sample::Index>(), any::<u8>()).prop_map(
-            |(text, at, byte)| {
+        (
+            json_object_text(),
+            any::<prop::sample::Index>(),
+            any::<u8>(),
+        )
+            .prop_map(|(text, at, byte)| {
                 let mut bytes = text.into_bytes();
                 let at = at.index(bytes.len());
                 bytes[at] = byte;
                 bytes
-            },
-        )
+            })
     }
 
     fn json_object_text_with_one_byte_changed() -> impl Strategy<Value = String> {
