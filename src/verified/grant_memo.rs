@@ -12,10 +12,9 @@
 
 use std::collections::VecDeque;
 use std::hash::Hasher;
-
-use rustc_hash::FxHasher;
 use std::rc::Rc;
 
+use rustc_hash::FxHasher;
 use serde_json::{Number, Value};
 
 use super::{Granted, VerifiedToken};
