@@ -195,11 +195,6 @@ mod whole_request {
                               "extra_filters": ["{env=\"prod\"}"]},
                 "groups": ["metrics-a", "metrics-b"],
             });
-            let input = format!(
-                "{}.{}",
-                b64(json!({"alg": "ES256", "kid": "k"}).to_string().as_bytes()),
-                b64(claims.to_string().as_bytes())
-            );
             let sign = |claims: &Value| {
                 let input = format!(
                     "{}.{}",
@@ -209,9 +204,9 @@ mod whole_request {
                 let signature: Signature = key.sign(input.as_bytes());
                 format!("{input}.{}", b64(&signature.to_vec()))
             };
-            let signature: Signature = key.sign(input.as_bytes());
-            let token = format!("{input}.{}", b64(&signature.to_vec()));
-            let claim_tokens = tenancy_claims()
+            let token = sign(&claims);
+            let values = tenancy_claims();
+            let claim_tokens = values
                 .iter()
                 .enumerate()
                 .map(|(index, (access, groups))| {
@@ -219,7 +214,7 @@ mod whole_request {
                         let mut claims = json!({"iss": ISSUER, "exp": NOW + 600,
                                                 "sub": format!("user-{index}-{copy}")});
                         // The last entry has none of the claims.
-                        if index + 1 < tenancy_claims().len() {
+                        if index + 1 < values.len() {
                             claims["vm_access"] = access.clone();
                             claims["realm"] = json!({"access": access});
                             claims["groups"] = groups.clone();

@@ -15,7 +15,8 @@ use crate::tenancy::{enforce, Enforcement, Grant, Operation, TenancyError};
 use crate::verify::cache::{self, TokenKey};
 
 pub use crate::verify::token::Claims;
-pub use grant_memo::{GrantMemo, GRANT_MEMO_SIZE};
+pub use grant_memo::GrantMemo;
+use grant_memo::GRANT_MEMO_SIZE;
 
 pub struct VerifiedToken {
     pub claims: Claims,
@@ -35,7 +36,7 @@ pub struct Granted {
 }
 
 impl Granted {
-    pub fn new(grant: Result<Grant, TenancyError>) -> Granted {
+    fn new(grant: Result<Grant, TenancyError>) -> Granted {
         Granted {
             grant,
             unnamed: [OnceCell::new(), OnceCell::new()],
@@ -64,7 +65,7 @@ impl Enforced {
 impl VerifiedToken {
     /// `tenancy` is what the token's mapped claim grants (see
     /// [`GrantMemo::verified_token`]).
-    pub fn new(claims: Claims, tenancy: Rc<Granted>) -> VerifiedToken {
+    fn new(claims: Claims, tenancy: Rc<Granted>) -> VerifiedToken {
         VerifiedToken {
             claims,
             tenancy,
@@ -73,7 +74,7 @@ impl VerifiedToken {
     }
 
     /// What the claims grant.
-    pub fn grant(&self) -> Result<&Grant, TenancyError> {
+    fn grant(&self) -> Result<&Grant, TenancyError> {
         self.tenancy.grant.as_ref().map_err(|error| *error)
     }
 
