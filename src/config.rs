@@ -12,6 +12,7 @@ use crate::tenancy::access_policies::AccessPolicies;
 use crate::tenancy::claim_path::ClaimPath;
 use crate::tenancy::identity::IdentityHeader;
 use crate::tenancy::settings;
+use crate::verify::token::ClaimNames;
 use crate::verify::Algorithm;
 
 pub const DEFAULT_REALM: &str = "tenantgate";
@@ -41,6 +42,9 @@ pub struct Config {
     pub signature_backend: SignatureBackendChoice,
     /// Claims sent upstream as headers; client copies are always removed.
     pub identity_headers: Vec<IdentityHeader>,
+    /// The top-level claims anything above reads; a token's other claims
+    /// are parsed but not kept.
+    pub claim_names: ClaimNames,
 }
 
 /// Which verifier checks signatures.
@@ -418,13 +422,33 @@ fn compile(raw: RawConfig) -> Result<Config, ConfigError> {
         forward_authorization: raw.forward_authorization,
         signature_backend: raw.signature_backend,
         identity_headers: Vec::new(),
+        claim_names: ClaimNames::all(),
     };
     let identity_headers =
         settings::identity_headers(&raw.identity_headers, &config.token_sources)?;
+    let claim_names = claim_names(&config.providers, &config.tenancy, &identity_headers);
     Ok(Config {
         identity_headers,
+        claim_names,
         ..config
     })
+}
+
+/// Every top-level claim the configuration reads beyond the registered
+/// ones: required and expected claims, the tenancy claim, identity headers.
+fn claim_names(
+    providers: &[Provider],
+    tenancy: &Tenancy,
+    identity_headers: &[IdentityHeader],
+) -> ClaimNames {
+    let rules = providers.iter().flat_map(|provider| {
+        let required = provider.claims.required.iter().map(String::as_str);
+        required.chain(provider.claims.expected.keys().map(String::as_str))
+    });
+    let paths = std::iter::once(&tenancy.claim)
+        .chain(identity_headers.iter().map(|header| &header.claim))
+        .filter_map(ClaimPath::top_level_name);
+    ClaimNames::registered_and(rules.chain(paths))
 }
 
 fn compile_token_sources(raw: Vec<RawTokenSource>) -> Result<Vec<TokenSource>, ConfigError> {

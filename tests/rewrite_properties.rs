@@ -89,6 +89,7 @@ mod whole_request {
     use tenantgate::pipeline::TokenCache;
     use tenantgate::pipeline::{check_body, decide, Decision, Forward, RequestHead, StaticKeys};
     use tenantgate::rewrite::{BodyCheck, TENANT_HEADERS};
+    use tenantgate::verify::token::ClaimNames;
 
     const ISSUER: &str = "https://idp.example";
     const NOW: u64 = 1_800_000_000;
@@ -212,7 +213,13 @@ mod whole_request {
                 .map(|(index, (access, groups))| {
                     [0, 1].map(|copy| {
                         let mut claims = json!({"iss": ISSUER, "exp": NOW + 600,
-                                                "sub": format!("user-{index}-{copy}")});
+                                                "sub": format!("user-{index}-{copy}"),
+                                                "azp": if index % 2 == 0 { "grafana" } else { "cli" },
+                                                "resource_access": {"grafana": {"roles": ["viewer"]}},
+                                                "name": "A User", "email_verified": true});
+                        if index % 3 != 0 {
+                            claims["email"] = json!(format!("user-{index}@example.com"));
+                        }
                         // The last entry has none of the claims.
                         if index + 1 < values.len() {
                             claims["vm_access"] = access.clone();
@@ -223,14 +230,22 @@ mod whole_request {
                     })
                 })
                 .collect();
-            let config = |tenancy: Value| {
+            let config_with = |tenancy: Value, rules: Value, identity_headers: Value| {
+                let mut provider = json!({"name": "idp", "issuer": ISSUER, "discovery": {"cluster": "idp"}});
+                if let (Some(provider), Value::Object(rules)) = (provider.as_object_mut(), rules) {
+                    provider.extend(rules);
+                }
                 let document = json!({
-                    "providers": [{"name": "idp", "issuer": ISSUER, "discovery": {"cluster": "idp"}}],
+                    "providers": [provider],
                     "tenancy": tenancy,
-                    "identity_headers": [{"claim": "sub", "header": IDENTITY_HEADER}],
+                    "identity_headers": identity_headers,
                     "token_sources": [{"authorization_bearer": {}}, {"basic_password": {}}],
                 });
                 Config::from_json(document.to_string().as_bytes()).unwrap()
+            };
+            let config = |tenancy: Value| {
+                config_with(tenancy, json!({}),
+                    json!([{"claim": "sub", "header": IDENTITY_HEADER}]))
             };
             let policies = json!({
                 "a": {"tenants": ["team-a"], "scopes": ["read", "write"]},
@@ -248,6 +263,10 @@ mod whole_request {
                 ("vmauth", config(json!({"backend": "vm_cluster", "mapping": "vmauth"}))),
                 ("nested_default", config(json!({"backend": "vm_single", "claim": "realm.access",
                     "default": {"extra_labels": {"tenant": "team-z"}}}))),
+                ("claim_rules", config_with(json!({"backend": "vm_single"}),
+                    json!({"required_claims": ["email"], "expected_claims": {"azp": "grafana"}}),
+                    json!([{"claim": "sub", "header": IDENTITY_HEADER},
+                           {"claim": "resource_access.grafana.roles", "header": "x-roles"}]))),
             ]);
             Fixture {
                 keys: parse_jwks(jwks.to_string().as_bytes()).unwrap().set,
@@ -606,19 +625,26 @@ mod whole_request {
         /// New tokens share the grant of an earlier token with the same
         /// tenancy claim value, each keeping its own identity; whatever the
         /// order of values alike and apart, each decision is the one made
-        /// without any memory.
+        /// without any memory, and with every claim of the token kept.
         #[test]
         fn shared_grants_change_no_decision(
             steps in prop::collection::vec((0..tenancy_claims().len(), 0..2usize, request()), 1..24)
         ) {
             for (_, config) in &fixture().mapping_configs {
+                let every_claim = Config { claim_names: ClaimNames::all(), ..config.clone() };
                 let mut cache = TokenCache::new(16);
                 for (claims, copy, request) in &steps {
                     let token = &fixture().claim_tokens[*claims][*copy];
+                    let decision = decide_with_token(config, request, token, &mut cache);
                     prop_assert_eq!(
-                        decide_with_token(config, request, token, &mut cache),
-                        decide_with_token(config, request, token, &mut TokenCache::new(0)),
+                        &decision,
+                        &decide_with_token(config, request, token, &mut TokenCache::new(0)),
                         "claims {}", claims
+                    );
+                    prop_assert_eq!(
+                        &decision,
+                        &decide_with_token(&every_claim, request, token, &mut TokenCache::new(0)),
+                        "claims {}, every claim kept", claims
                     );
                 }
             }

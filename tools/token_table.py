@@ -204,6 +204,23 @@ def sign(alg, key, claims, headers):
     return jwt.encode(claims, key, algorithm=alg, headers=headers)
 
 
+def sign_with_value(alg, key, claims, headers, name, value_text):
+    """A token whose claim `name` is `value_text` as written, which may be
+    JSON text Python's encoder never writes (`1e400`, a lone surrogate)."""
+    text = json.dumps({**claims, name: "\0"}).replace('"\\u0000"', value_text)
+    return jwt.api_jws.encode(text.encode(), key, algorithm=alg, headers=headers)
+
+
+def identity_provider_claims():
+    """What Keycloak puts in an access token besides the claims read."""
+    return {"auth_time": 1, "jti": "0b2c6f1e-5c3b-4c1e-9d0e-2f5a3e7b9c11", "typ": "Bearer", "azp": "grafana",
+            "session_state": "7d1f", "acr": "1", "allowed-origins": ["https://grafana.example"],
+            "realm_access": {"roles": ["offline_access", "uma_authorization"]},
+            "resource_access": {"account": {"roles": ["manage-account", "view-profile"]}},
+            "scope": "openid email profile", "email_verified": True, "name": "Alice Example",
+            "preferred_username": "alice", "groups": ["/team-a", "/ops"], "ratio": 0.5}
+
+
 def raw_token(header, claims, signature):
     return ".".join([b64url(json.dumps(header).encode()), b64url(json.dumps(claims).encode()),
                      b64url(signature)])
@@ -340,6 +357,13 @@ def cases(keys, now):
         invalid("token claim does not have the expected value"))
     add("claims nested too deeply", sign("RS256", keys.rsa, jwks(extra=nested(30)), {"kid": "rsa"}),
         invalid("token JSON is nested too deeply"))
+    add("claims the configuration does not read",
+        sign("RS256", keys.rsa, jwks(**identity_provider_claims()), {"kid": "rsa"}), accepted())
+    for name, value_text in [("number out of range", "1e400"), ("lone surrogate", '"\\ud800"'),
+                             ("bad escape", '"\\x"')]:
+        add(f"unread claim with a {name}",
+            sign_with_value("RS256", keys.rsa, jwks(), {"kid": "rsa"}, "unread", value_text),
+            invalid("token is not a well-formed JWS compact token"))
     add("token too large", sign("RS256", keys.rsa, jwks(padding="x" * MAX_TOKEN_BYTES), {"kid": "rsa"}),
         invalid("token is too large"))
 

@@ -61,6 +61,14 @@ impl ClaimPath {
         })
     }
 
+    /// The top-level claim the path starts at.
+    pub fn top_level_name(&self) -> Option<&str> {
+        match self.segments.first()? {
+            Segment::Key(name) => Some(name),
+            Segment::Index(_) => None,
+        }
+    }
+
     /// The claim the path names, if the token has it.
     pub fn find<'c>(&self, claims: &'c Claims) -> Option<&'c Value> {
         let mut segments = self.segments.iter();

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::{Algorithm, TokenError};
 use crate::encoding::{decode_strict, json_depth_within, MAX_JSON_DEPTH};
 use bounded_json::{parse_object_within, JsonError};
-pub use claim_set::Claims;
+pub use claim_set::{ClaimNames, Claims};
 
 mod bounded_json;
 mod claim_set;
@@ -41,7 +41,12 @@ struct RawHeader<'h> {
     crit: Option<IgnoredAny>,
 }
 
-pub fn parse(token: &str, max_bytes: usize) -> Result<UnverifiedToken<'_>, TokenError> {
+/// Splits and decodes `token`; its claims keep the members named in `kept`.
+pub fn parse<'t>(
+    token: &'t str,
+    max_bytes: usize,
+    kept: &ClaimNames,
+) -> Result<UnverifiedToken<'t>, TokenError> {
     if token.len() > max_bytes {
         return Err(TokenError::TooLarge);
     }
@@ -57,7 +62,7 @@ pub fn parse(token: &str, max_bytes: usize) -> Result<UnverifiedToken<'_>, Token
     let (alg, kid) = read_header_remembered(header)?;
     let payload_json = decode_strict(payload).map_err(|_| TokenError::Malformed)?;
     let claims =
-        parse_object_within(&payload_json, MAX_JSON_DEPTH).map_err(|error| match error {
+        parse_object_within(&payload_json, MAX_JSON_DEPTH, kept).map_err(|error| match error {
             JsonError::TooDeep => TokenError::TooDeep,
             JsonError::Malformed => TokenError::Malformed,
         })?;
@@ -136,7 +141,7 @@ mod tests {
 
     fn parsed(header: &str, payload: &str) -> Result<(Algorithm, Option<String>), TokenError> {
         let text = token(header, payload);
-        parse(&text, 8192).map(|token| (token.alg, token.kid))
+        parse(&text, 8192, &ClaimNames::all()).map(|token| (token.alg, token.kid))
     }
 
     #[test]
@@ -145,7 +150,7 @@ mod tests {
             r#"{"alg":"HS256","kid":"k1","typ":"JWT"}"#,
             r#"{"iss":"i"}"#,
         );
-        let token = parse(&text, 8192).unwrap();
+        let token = parse(&text, 8192, &ClaimNames::all()).unwrap();
         assert_eq!(token.alg, Algorithm::from_name("HS256").unwrap());
         assert_eq!(token.kid.as_deref(), Some("k1"));
         assert_eq!(
@@ -249,16 +254,16 @@ mod tests {
             format!("{}={}", &head[..4], &good[4..]),
         ] {
             assert_eq!(
-                parse(&text, 8192).map(|_| ()),
+                parse(&text, 8192, &ClaimNames::all()).map(|_| ()),
                 Err(TokenError::Malformed),
                 "{text}"
             );
         }
         assert_eq!(
-            parse(&good, good.len() - 1).map(|_| ()),
+            parse(&good, good.len() - 1, &ClaimNames::all()).map(|_| ()),
             Err(TokenError::TooLarge)
         );
-        assert!(parse(&good, good.len()).is_ok());
+        assert!(parse(&good, good.len(), &ClaimNames::all()).is_ok());
     }
 
     proptest::proptest! {
@@ -282,7 +287,7 @@ mod tests {
                     _ => text.push(symbol),
                 }
             }
-            if parse(&text, 8192).is_ok() {
+            if parse(&text, 8192, &ClaimNames::all()).is_ok() {
                 proptest::prop_assert!(crate::extract::check_token_syntax(&text).is_ok(), "{}", text);
             }
         }

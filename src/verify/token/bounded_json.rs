@@ -7,7 +7,7 @@ use std::ops::Range;
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Number, Value};
 
-use super::Claims;
+use super::{ClaimNames, Claims};
 use crate::encoding::json_depth_within;
 
 /// Why JSON text was refused.
@@ -20,10 +20,15 @@ pub enum JsonError {
 }
 
 /// Parses a JSON object whose arrays and objects nest at most `max` deep
-/// (the object itself is the first level) into its members. Same answer as
-/// [`json_depth_within`] followed by `serde_json::from_slice`, but the
-/// depth is counted while parsing, so valid text is read once.
-pub fn parse_object_within(json: &[u8], max: usize) -> Result<Claims, JsonError> {
+/// (the object itself is the first level) into its members named in
+/// `kept`. Same answer as [`json_depth_within`] followed by
+/// `serde_json::from_slice`, but the depth is counted while parsing, so
+/// valid text is read once, and members not kept are checked, not stored.
+pub fn parse_object_within(
+    json: &[u8],
+    max: usize,
+    kept: &ClaimNames,
+) -> Result<Claims, JsonError> {
     // JSON text is UTF-8 throughout. Checked at once with vector
     // instructions, it spares the parser a check of every string.
     let parsed = simdutf8::basic::from_utf8(json).ok().and_then(|text| {
@@ -31,6 +36,7 @@ pub fn parse_object_within(json: &[u8], max: usize) -> Result<Claims, JsonError>
         deserializer
             .deserialize_map(Members {
                 within: NestingWithin { levels_left: max },
+                kept,
             })
             .and_then(|members| deserializer.end().map(|()| members))
             .ok()
@@ -49,11 +55,12 @@ const EXPECTED_MEMBERS: usize = 8;
 const EXPECTED_NAME_BYTES: usize = 64;
 
 /// Reads the top-level object member by member, in order.
-struct Members {
+struct Members<'k> {
     within: NestingWithin,
+    kept: &'k ClaimNames,
 }
 
-impl<'de> Visitor<'de> for Members {
+impl<'de> Visitor<'de> for Members<'_> {
     type Value = Claims;
 
     fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
@@ -62,39 +69,44 @@ impl<'de> Visitor<'de> for Members {
 
     fn visit_map<A: MapAccess<'de>>(self, mut members: A) -> Result<Claims, A::Error> {
         let inner = self.within.opened()?;
-        let mut claims = Claims::with_capacity(EXPECTED_MEMBERS, EXPECTED_NAME_BYTES);
+        let mut claims = Claims::with_capacity(EXPECTED_MEMBERS, EXPECTED_NAME_BYTES, self.kept);
         while let Some(name) = members.next_key_seed(NameInto {
             claims: &mut claims,
+            kept: self.kept,
         })? {
-            claims.push(name, members.next_value_seed(inner)?);
+            match name {
+                Some(name) => claims.push(name, members.next_value_seed(inner)?),
+                None => members.next_value_seed(Checked(inner))?,
+            }
         }
         Ok(claims)
     }
 }
 
 /// Reads a member's name into the claims' name buffer, without an
-/// allocation of its own.
+/// allocation of its own, when the name is kept: where it is, or `None`.
 struct NameInto<'c> {
     claims: &'c mut Claims,
+    kept: &'c ClaimNames,
 }
 
 impl<'de> DeserializeSeed<'de> for NameInto<'_> {
-    type Value = Range<usize>;
+    type Value = Option<Range<usize>>;
 
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Range<usize>, D::Error> {
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
         deserializer.deserialize_str(self)
     }
 }
 
 impl<'de> Visitor<'de> for NameInto<'_> {
-    type Value = Range<usize>;
+    type Value = Option<Range<usize>>;
 
     fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
         formatter.write_str("a member name")
     }
 
-    fn visit_str<E: de::Error>(self, name: &str) -> Result<Range<usize>, E> {
-        Ok(self.claims.add_name(name))
+    fn visit_str<E: de::Error>(self, name: &str) -> Result<Self::Value, E> {
+        Ok(self.kept.contains(name).then(|| self.claims.add_name(name)))
     }
 }
 
@@ -179,6 +191,88 @@ impl<'de> Visitor<'de> for NestingWithin {
     }
 }
 
+/// Reads one JSON value through the same parser calls as [`NestingWithin`],
+/// so it refuses exactly the same text, and keeps nothing of it.
+#[derive(Clone, Copy)]
+struct Checked(NestingWithin);
+
+impl<'de> DeserializeSeed<'de> for Checked {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Checked {
+    type Value = ();
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut elements: A) -> Result<(), A::Error> {
+        let inner = Checked(self.0.opened()?);
+        while elements.next_element_seed(inner)?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut members: A) -> Result<(), A::Error> {
+        let inner = Checked(self.0.opened()?);
+        while members.next_key_seed(CheckedName)?.is_some() {
+            members.next_value_seed(inner)?;
+        }
+        Ok(())
+    }
+}
+
+/// A member name read as `String` reads it, and dropped.
+struct CheckedName;
+
+impl<'de> DeserializeSeed<'de> for CheckedName {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_string(self)
+    }
+}
+
+impl<'de> Visitor<'de> for CheckedName {
+    type Value = ();
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("a member name")
+    }
+
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,27 +281,74 @@ mod tests {
 
     proptest! {
         /// One pass gives what the depth scan followed by serde_json gives,
-        /// for JSON objects, for them with one character or one byte (not
-        /// always UTF-8 then) changed, and for noise.
+        /// less the members not kept, for JSON objects, for them with one
+        /// character or one byte (not always UTF-8 then) changed, with
+        /// values serde_json refuses, and for noise.
         #[test]
         fn object_parse_agrees_with_scan_then_parse(
             text in prop_oneof![
                 json_object_text().prop_map(String::into_bytes),
                 json_object_text_with_one_byte_changed().prop_map(String::into_bytes),
                 json_object_bytes_with_any_byte(),
+                json_object_text_with_edge_values().prop_map(String::into_bytes),
                 r#"[\[\]{}":,\\a1 n]{0,24}"#.prop_map(String::into_bytes),
             ],
             max in 0usize..6,
+            kept in kept_names(),
         ) {
             let reference = if !json_depth_within(&text, max) {
                 Err(JsonError::TooDeep)
             } else {
                 serde_json::from_slice::<Map<String, Value>>(&text)
+                    .map(|members| members.into_iter().filter(|(name, _)| kept.contains(name)).collect())
                     .map_err(|_| JsonError::Malformed)
             };
-            let parsed = parse_object_within(&text, max).map(|claims| claims.to_map());
+            let parsed = parse_object_within(&text, max, &kept).map(|claims| claims.to_map());
             prop_assert_eq!(parsed, reference);
         }
+    }
+
+    fn kept_names() -> impl Strategy<Value = ClaimNames> {
+        prop_oneof![
+            Just(ClaimNames::all()),
+            proptest::collection::vec("[a-c]{1,2}", 0..4)
+                .prop_map(|names| ClaimNames::registered_and(names.iter().map(String::as_str))),
+        ]
+    }
+
+    /// Numbers out of range, lone surrogates, negative zero, escapes.
+    fn edge_value_text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            json_value().prop_map(|value| value.to_string()),
+            prop::sample::select(vec![
+                "1e400",
+                "-1e400",
+                "1e-400",
+                "-0",
+                "0.0e0",
+                "18446744073709551616",
+                "-9223372036854775809",
+                r#""\ud800""#,
+                r#""\udc00x""#,
+                r#""\ud83d\ude00""#,
+                r#""\u00""#,
+                r#""\x""#,
+                r#"["\ud800"]"#,
+                r#"{"\ud800":1}"#,
+                r#"{"a":1e999}"#,
+            ])
+            .prop_map(str::to_string),
+        ]
+    }
+
+    fn json_object_text_with_edge_values() -> impl Strategy<Value = String> {
+        proptest::collection::vec(("[a-c]{1,2}", edge_value_text()), 0..4).prop_map(|members| {
+            let members: Vec<String> = members
+                .iter()
+                .map(|(name, value)| format!("{}:{value}", Value::from(name.as_str())))
+                .collect();
+            format!("{{{}}}", members.join(","))
+        })
     }
 
     fn json_value() -> impl Strategy<Value = Value> {
@@ -264,15 +405,23 @@ mod tests {
     fn object_parse_keeps_values_and_counts_levels() {
         let text = br#"{"a":[1,{"b":2.5}],"c":"\u00e9","d":null,"a":true,"e":-3}"#;
         let expected: Map<String, Value> = serde_json::from_slice(text).unwrap();
-        let parsed = parse_object_within(text, 3).unwrap();
+        let parsed = parse_object_within(text, 3, &ClaimNames::all()).unwrap();
         assert_eq!(parsed.to_map(), expected);
         assert_eq!(
             parsed.get("a"),
             Some(&Value::Bool(true)),
             "the last of a repeated name"
         );
-        assert_eq!(parse_object_within(text, 2), Err(JsonError::TooDeep));
-        let escaped = parse_object_within(br#"{"a\u0062":1,"\u00e9":2,"ab":3,"":4}"#, 1).unwrap();
+        assert_eq!(
+            parse_object_within(text, 2, &ClaimNames::all()),
+            Err(JsonError::TooDeep)
+        );
+        let escaped = parse_object_within(
+            br#"{"a\u0062":1,"\u00e9":2,"ab":3,"":4}"#,
+            1,
+            &ClaimNames::all(),
+        )
+        .unwrap();
         assert_eq!(
             escaped.get("ab"),
             Some(&Value::from(3)),
@@ -282,15 +431,19 @@ mod tests {
         assert_eq!(escaped.get(""), Some(&Value::from(4)));
         assert_eq!(escaped.get("a"), None);
         let deep = format!("{{\"a\":{}{}}}", "[".repeat(19), "]".repeat(19));
-        assert!(parse_object_within(deep.as_bytes(), MAX_JSON_DEPTH).is_ok());
+        assert!(parse_object_within(deep.as_bytes(), MAX_JSON_DEPTH, &ClaimNames::all()).is_ok());
         let deeper = format!("{{\"a\":{}{}}}", "[".repeat(20), "]".repeat(20));
         assert_eq!(
-            parse_object_within(deeper.as_bytes(), MAX_JSON_DEPTH),
+            parse_object_within(deeper.as_bytes(), MAX_JSON_DEPTH, &ClaimNames::all()),
             Err(JsonError::TooDeep)
         );
         let broken_and_deep = format!("{{\"a\" {}", "[".repeat(30));
         assert_eq!(
-            parse_object_within(broken_and_deep.as_bytes(), MAX_JSON_DEPTH),
+            parse_object_within(
+                broken_and_deep.as_bytes(),
+                MAX_JSON_DEPTH,
+                &ClaimNames::all()
+            ),
             Err(JsonError::TooDeep),
             "too deep wins over malformed, wherever the parser stops"
         );
@@ -303,11 +456,43 @@ mod tests {
             b"{\"a\":\"\xff\"}",
         ] {
             assert_eq!(
-                parse_object_within(malformed, MAX_JSON_DEPTH),
+                parse_object_within(malformed, MAX_JSON_DEPTH, &ClaimNames::all()),
                 Err(JsonError::Malformed),
                 "{}",
                 String::from_utf8_lossy(malformed)
             );
         }
+    }
+
+    #[test]
+    fn members_not_kept_are_checked_but_not_stored() {
+        let kept = ClaimNames::registered_and(["vm_access"]);
+        let text =
+            br#"{"iss":"i","roles":{"a":["x",1.5,null]},"vm_access":{"tenant_id":"1"},"exp":9}"#;
+        let parsed = parse_object_within(text, MAX_JSON_DEPTH, &kept).unwrap();
+        let map = parsed.to_map();
+        assert_eq!(map.len(), 3);
+        assert!(!map.contains_key("roles"));
+        assert_eq!(map["exp"], Value::from(9));
+        for refused in [
+            &br#"{"roles":1e400,"exp":9}"#[..],
+            br#"{"roles":"\ud800","exp":9}"#,
+            br#"{"roles":{"\udc00":1},"exp":9}"#,
+            br#"{"roles":[1,],"exp":9}"#,
+            br#"{"roles":"\x","exp":9}"#,
+        ] {
+            assert_eq!(
+                parse_object_within(refused, MAX_JSON_DEPTH, &kept),
+                Err(JsonError::Malformed),
+                "{}",
+                String::from_utf8_lossy(refused)
+            );
+        }
+        let deep = format!("{{\"roles\":{}{}}}", "[".repeat(20), "]".repeat(20));
+        assert_eq!(
+            parse_object_within(deep.as_bytes(), MAX_JSON_DEPTH, &kept),
+            Err(JsonError::TooDeep),
+            "a member not kept counts its levels too"
+        );
     }
 }

@@ -2,6 +2,11 @@
 //! order, each with its value. A payload has a handful of members and each
 //! is looked up a few times, so a list is cheaper to build, search and drop
 //! than a map. The names share one buffer: one allocation for all of them.
+//!
+//! Only the members a configuration reads ([`ClaimNames`]) are kept.
+//! Identity providers fill tokens with claims no decision reads (profile
+//! fields, other clients' roles); those are still parsed, so a payload is
+//! accepted or refused exactly as if all were kept, but never stored.
 
 use std::ops::Range;
 
@@ -9,19 +14,69 @@ use std::ops::Range;
 use serde_json::Map;
 use serde_json::Value;
 
+/// The registered claims the verification itself reads.
+const REGISTERED: [&str; 6] = ["iss", "sub", "aud", "exp", "nbf", "iat"];
+
+/// The top-level claim names whose values a token's [`Claims`] keep.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimNames {
+    /// `None`: every member.
+    kept: Option<Vec<String>>,
+}
+
+impl ClaimNames {
+    /// Every member of the payload.
+    pub fn all() -> ClaimNames {
+        ClaimNames { kept: None }
+    }
+
+    /// The registered claims the verification reads, and `names`.
+    pub fn registered_and<'n>(names: impl IntoIterator<Item = &'n str>) -> ClaimNames {
+        let mut kept: Vec<String> = REGISTERED.iter().map(|name| name.to_string()).collect();
+        for name in names {
+            if !kept.iter().any(|known| known == name) {
+                kept.push(name.to_string());
+            }
+        }
+        ClaimNames { kept: Some(kept) }
+    }
+
+    pub fn contains(&self, name: &str) -> bool {
+        match &self.kept {
+            None => true,
+            Some(kept) => kept.iter().any(|known| same_name(known, name)),
+        }
+    }
+}
+
+/// Equality, deciding most pairs on length and first byte without a call
+/// to compare the bytes: claim names are short, and the registered ones
+/// all have three letters.
+fn same_name(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.as_bytes().first() == b.as_bytes().first() && a == b
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Claims {
-    /// Every member's name, one after another.
+    /// Every kept member's name, one after another.
     names: String,
-    /// Each member: where its name is in `names`, and its value.
+    /// Each kept member: where its name is in `names`, and its value.
     members: Vec<(Range<usize>, Value)>,
+    /// What was kept, so that tests catch a read of a claim the
+    /// configuration does not list: it would look absent.
+    #[cfg(debug_assertions)]
+    kept: Option<ClaimNames>,
 }
 
 impl Claims {
-    pub(super) fn with_capacity(members: usize, name_bytes: usize) -> Claims {
+    pub(super) fn with_capacity(members: usize, name_bytes: usize, kept: &ClaimNames) -> Claims {
+        #[cfg(not(debug_assertions))]
+        let _ = kept;
         Claims {
             names: String::with_capacity(name_bytes),
             members: Vec::with_capacity(members),
+            #[cfg(debug_assertions)]
+            kept: Some(kept.clone()),
         }
     }
 
@@ -39,6 +94,11 @@ impl Claims {
     /// The claim's value. A name the payload repeats has its last value,
     /// as in serde_json's map (RFC 7519 §4 allows either that or refusal).
     pub fn get(&self, name: &str) -> Option<&Value> {
+        #[cfg(debug_assertions)]
+        debug_assert!(
+            self.kept.as_ref().is_none_or(|kept| kept.contains(name)),
+            "claim {name:?} is read but not in the configuration's claim names"
+        );
         self.members
             .iter()
             .rev()
