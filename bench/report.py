@@ -68,6 +68,10 @@ def ratios(medians, rate):
         "cold_host_own_tenants_vs_jwt_authn_uncached": ratio(
             rate(medians, "e_RS256_host_tenants"), rate(medians, "c_RS256")
         ),
+        # Tokens as identity providers issue them, with claims no one reads.
+        "cold_host_idp_claims_vs_jwt_authn_uncached": ratio(
+            rate(medians, "e_RS256_host_idp"), rate(medians, "c_RS256_idp")
+        ),
         "cold_host_es256_vs_jwt_authn_uncached": ratio(rate(medians, "e_ES256_host"), rate(medians, "c_ES256")),
         "cold_portable_es256_vs_jwt_authn_uncached": ratio(rate(medians, "e_ES256_portable"), rate(medians, "c_ES256")),
         "floor_vs_no_auth": ratio(rate(medians, "f"), rate(medians, "a")),
@@ -89,6 +93,8 @@ def summary(medians, forged_results, probe):
             "host_cold_rs256_us": extra_cpu_us(medians, "e_RS256_host", "d_RS256"),
             "host_cold_es256_us": extra_cpu_us(medians, "e_ES256_host", "d_ES256"),
             "host_cold_rs256_own_tenants_us": extra_cpu_us(medians, "e_RS256_host_tenants", "d_RS256"),
+            "host_cold_rs256_idp_claims_us": extra_cpu_us(medians, "e_RS256_host_idp", "d_RS256"),
+            "jwt_authn_idp_claims_over_plain_us": extra_cpu_us(medians, "c_RS256_idp", "c_RS256"),
             # The same from wall-clock throughput.
             "portable_rs256_us_wall": extra_us(medians, "e_RS256_portable", "d_RS256"),
             "portable_es256_us_wall": extra_us(medians, "e_ES256_portable", "d_ES256"),
@@ -259,7 +265,9 @@ def markdown(context, labels, medians, forged_results, probe, memory, figures, t
         f"{fmt(figures['portable_es256_us_wall'], 1)} µs)",
         f"- host verifier in tenantgate, same derivation: RS256 {fmt(figures['host_cold_rs256_us'], 1)} µs, "
         f"ES256 {fmt(figures['host_cold_es256_us'], 1)} µs; RS256 with every token of its own tenant "
-        f"(no grant shared): {fmt(figures['host_cold_rs256_own_tenants_us'], 1)} µs",
+        f"(no grant shared): {fmt(figures['host_cold_rs256_own_tenants_us'], 1)} µs; RS256 tokens with an "
+        f"identity provider's usual claims: {fmt(figures['host_cold_rs256_idp_claims_us'], 1)} µs (jwt_authn: "
+        f"{fmt(figures['jwt_authn_idp_claims_over_plain_us'], 1)} µs more than for the plain tokens)",
         f"- Envoy `verify_signature`, timed in the VM over 2000 calls (bench/probe): RS256 "
         f"{fmt(figures['host_rs256_us'])} µs, ES256 {fmt(figures['host_es256_us'])} µs; per request, Envoy CPU "
         f"of g minus f: RS256 {fmt(figures['host_rs256_in_request_us'], 1)} µs, "

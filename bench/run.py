@@ -155,8 +155,8 @@ class Minter:
         self.keys = demo_keys.load_all_keys(keys_dir)
         self.issuer = issuer
 
-    def token(self, alg, jti, tenant=None):
-        overrides = {"jti": jti}
+    def token(self, alg, jti, tenant=None, extra_claims=None):
+        overrides = {"jti": jti, **(extra_claims or {})}
         if tenant is not None:
             overrides["vm_access"] = {"extra_labels": {"tenant": tenant}}
         claims = mint_token.build_claims(overrides, issuer=self.issuer)
@@ -198,6 +198,11 @@ def prepare_requests(minter, work_dir, fresh_count):
         files[f"forged_{alg}"] = write_lines(work_dir / f"forged_{alg}.txt", [bearer(forged(t)) for t in fresh])
     tenants = [minter.token("RS256", f"bench-tenant-{index}", f"team-{index}") for index in range(fresh_count)]
     files["fresh_tenants_RS256"] = write_lines(work_dir / "fresh_tenants_RS256.txt", [bearer(t) for t in tenants])
+    idp = [
+        minter.token("RS256", f"bench-idp-{index}", extra_claims=mint_token.identity_provider_claims(f"s-{index}"))
+        for index in range(fresh_count)
+    ]
+    files["fresh_idp_RS256"] = write_lines(work_dir / "fresh_idp_RS256.txt", [bearer(t) for t in idp])
     warm = first_request_headers(files["warm_RS256"])
     for alg in ALGS:
         files[f"probe_{alg}"] = write_lines(work_dir / f"probe_{alg}.txt", [dict(warm, **{"x-verify": alg})])
@@ -401,9 +406,15 @@ def scenarios(files, backends):
             listed.append(
                 Scenario(f"e_{alg}_{backend}", f"tenantgate, fresh {alg} tokens, {backend} verifier", f"tg_cold_{backend}", files[f"fresh_{alg}"])
             )
+    listed.append(
+        Scenario("c_RS256_idp", "jwt_authn, no cache, fresh RS256 tokens with an IdP's usual claims", "jwt_uncached", files["fresh_idp_RS256"])
+    )
     if "host" in backends:
         listed.append(
             Scenario("e_RS256_host_tenants", "tenantgate, fresh RS256 tokens, each of its own tenant, host verifier", "tg_cold_host", files["fresh_tenants_RS256"])
+        )
+        listed.append(
+            Scenario("e_RS256_host_idp", "tenantgate, fresh RS256 tokens with an IdP's usual claims, host verifier", "tg_cold_host", files["fresh_idp_RS256"])
         )
     listed.append(Scenario("f", "floor: wasm filter, one header read + one set", "floor", files["warm_RS256"]))
     listed.append(Scenario("f_calls", "floor making tenantgate's warm host calls, nothing else", "floor_calls", files["warm_RS256"]))

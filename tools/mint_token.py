@@ -53,6 +53,23 @@ def default_claims(issuer, now):
     }
 
 
+def identity_provider_claims(session="0b2c6f1e-5c3b-4c1e-9d0e-2f5a3e7b9c11"):
+    """What an identity provider such as Keycloak puts in an access token
+    besides the claims a gateway reads: profile, session and other clients'
+    roles."""
+    return {
+        "auth_time": 1700000000, "typ": "Bearer", "azp": "grafana", "nonce": "n-0S6_WzA2Mj",
+        "session_state": session, "sid": session, "acr": "1",
+        "allowed-origins": ["https://grafana.example.com"],
+        "realm_access": {"roles": ["offline_access", "default-roles-acme", "uma_authorization"]},
+        "resource_access": {"account": {"roles": ["manage-account", "manage-account-links", "view-profile"]},
+                            "grafana": {"roles": ["viewer"]}},
+        "scope": "openid email profile", "email_verified": True, "name": "Alice Example",
+        "groups": ["/team-a", "/ops"], "preferred_username": "alice", "given_name": "Alice",
+        "family_name": "Example", "email": "alice@example.com",
+    }
+
+
 def _resolve_time(name, value, now):
     if not isinstance(value, str):
         return value

@@ -27,6 +27,8 @@ import jwt
 from cryptography.hazmat.primitives import hashes, hmac, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
+import mint_token
+
 ROOT = Path(__file__).resolve().parents[1]
 TABLE_DIR = ROOT / "tests" / "data" / "token-table"
 TABLE_FILE = TABLE_DIR / "table.json"
@@ -211,16 +213,6 @@ def sign_with_value(alg, key, claims, headers, name, value_text):
     return jwt.api_jws.encode(text.encode(), key, algorithm=alg, headers=headers)
 
 
-def identity_provider_claims():
-    """What Keycloak puts in an access token besides the claims read."""
-    return {"auth_time": 1, "jti": "0b2c6f1e-5c3b-4c1e-9d0e-2f5a3e7b9c11", "typ": "Bearer", "azp": "grafana",
-            "session_state": "7d1f", "acr": "1", "allowed-origins": ["https://grafana.example"],
-            "realm_access": {"roles": ["offline_access", "uma_authorization"]},
-            "resource_access": {"account": {"roles": ["manage-account", "view-profile"]}},
-            "scope": "openid email profile", "email_verified": True, "name": "Alice Example",
-            "preferred_username": "alice", "groups": ["/team-a", "/ops"], "ratio": 0.5}
-
-
 def raw_token(header, claims, signature):
     return ".".join([b64url(json.dumps(header).encode()), b64url(json.dumps(claims).encode()),
                      b64url(signature)])
@@ -358,7 +350,7 @@ def cases(keys, now):
     add("claims nested too deeply", sign("RS256", keys.rsa, jwks(extra=nested(30)), {"kid": "rsa"}),
         invalid("token JSON is nested too deeply"))
     add("claims the configuration does not read",
-        sign("RS256", keys.rsa, jwks(**identity_provider_claims()), {"kid": "rsa"}), accepted())
+        sign("RS256", keys.rsa, jwks(**mint_token.identity_provider_claims()), {"kid": "rsa"}), accepted())
     for name, value_text in [("number out of range", "1e400"), ("lone surrogate", '"\\ud800"'),
                              ("bad escape", '"\\x"')]:
         add(f"unread claim with a {name}",
