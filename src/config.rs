@@ -43,8 +43,25 @@ pub struct Config {
     /// Claims sent upstream as headers; client copies are always removed.
     pub identity_headers: Vec<IdentityHeader>,
     /// The top-level claims anything above reads; a token's other claims
-    /// are parsed but not kept.
-    pub claim_names: ClaimNames,
+    /// are parsed but not kept. Derived once from the fields above, so not
+    /// to be set from outside.
+    claim_names: ClaimNames,
+}
+
+impl Config {
+    /// The top-level claims a token keeps under this configuration.
+    pub fn claim_names(&self) -> &ClaimNames {
+        &self.claim_names
+    }
+
+    /// The same configuration keeping every claim of a token: decides as
+    /// the configuration itself does, only at more cost.
+    pub fn keeping_every_claim(self) -> Config {
+        Config {
+            claim_names: ClaimNames::all(),
+            ..self
+        }
+    }
 }
 
 /// Which verifier checks signatures.
@@ -800,6 +817,54 @@ mod tests {
 
     fn error_of(json: &str) -> ConfigError {
         Config::from_json(json.as_bytes()).expect_err("configuration should be refused")
+    }
+
+    #[test]
+    fn claim_names_are_every_top_level_claim_read() {
+        let names = |json: &str| Config::from_json(json.as_bytes()).unwrap().claim_names;
+        let minimal = names(MINIMAL);
+        for name in ["iss", "sub", "aud", "exp", "nbf", "iat", "vm_access"] {
+            assert!(minimal.contains(name), "{name}");
+        }
+        for name in ["jti", "scope", "email", "realm_access", ""] {
+            assert!(!minimal.contains(name), "{name}");
+        }
+        let rich = names(
+            r#"{
+            "providers": [
+                {"name": "a", "issuer": "https://a.example", "discovery": {"cluster": "a"},
+                 "required_claims": ["email"], "expected_claims": {"azp": "grafana"}},
+                {"name": "b", "issuer": "https://b.example", "discovery": {"cluster": "b"},
+                 "required_claims": ["tid"], "expected_claims": {"x.y": 1}}],
+            "tenancy": {"backend": "mimir", "mapping": "access_policies", "pattern": "(.+)",
+                        "policies": {"p": {"tenants": ["t"], "scopes": ["read"]}}},
+            "identity_headers": [
+                {"claim": "realm_access.roles[0]", "header": "x-role"},
+                {"claim": "\"https://example.com/claims\".team", "header": "x-team"},
+                {"claim": "groups[1]", "header": "x-group"}]
+        }"#,
+        );
+        for name in [
+            "email",
+            "azp",
+            "tid",
+            "x.y",
+            "scope",
+            "realm_access",
+            "https://example.com/claims",
+            "groups",
+        ] {
+            assert!(rich.contains(name), "{name}");
+        }
+        for name in ["vm_access", "roles", "team", "https", "x"] {
+            assert!(!rich.contains(name), "{name}");
+        }
+        let quoted_tenancy = names(&MINIMAL.replace(
+            r#""backend": "vm_single""#,
+            r#""backend": "vm_single", "claim": "\"a.b\".c""#,
+        ));
+        assert!(quoted_tenancy.contains("a.b"));
+        assert!(!quoted_tenancy.contains("vm_access"));
     }
 
     #[test]

@@ -298,7 +298,7 @@ fn verify_token(
     cache_key: Option<TokenKey>,
     now_s: u64,
 ) -> Result<Verified, Refusal> {
-    let token = token::parse(raw_token, config.max_token_bytes, &config.claim_names)
+    let token = token::parse(raw_token, config.max_token_bytes, config.claim_names())
         .map_err(|error| unparsed(raw_token, error))?;
     let (index, provider) =
         verify::provider_for(&token, &config.providers).map_err(Refusal::InvalidToken)?;

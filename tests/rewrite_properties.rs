@@ -89,7 +89,6 @@ mod whole_request {
     use tenantgate::pipeline::TokenCache;
     use tenantgate::pipeline::{check_body, decide, Decision, Forward, RequestHead, StaticKeys};
     use tenantgate::rewrite::{BodyCheck, TENANT_HEADERS};
-    use tenantgate::verify::token::ClaimNames;
 
     const ISSUER: &str = "https://idp.example";
     const NOW: u64 = 1_800_000_000;
@@ -631,7 +630,7 @@ mod whole_request {
             steps in prop::collection::vec((0..tenancy_claims().len(), 0..2usize, request()), 1..24)
         ) {
             for (_, config) in &fixture().mapping_configs {
-                let every_claim = Config { claim_names: ClaimNames::all(), ..config.clone() };
+                let every_claim = config.clone().keeping_every_claim();
                 let mut cache = TokenCache::new(16);
                 for (claims, copy, request) in &steps {
                     let token = &fixture().claim_tokens[*claims][*copy];

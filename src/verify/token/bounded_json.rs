@@ -310,8 +310,8 @@ mod tests {
 
     fn kept_names() -> impl Strategy<Value = ClaimNames> {
         prop_oneof![
-            Just(ClaimNames::all()),
-            proptest::collection::vec("[a-c]{1,2}", 0..4)
+            1 => Just(ClaimNames::all()),
+            3 => proptest::collection::vec("[a-c]{1,2}", 0..4)
                 .prop_map(|names| ClaimNames::registered_and(names.iter().map(String::as_str))),
         ]
     }
@@ -478,7 +478,6 @@ mod tests {
             &br#"{"roles":1e400,"exp":9}"#[..],
             br#"{"roles":"\ud800","exp":9}"#,
             br#"{"roles":{"\udc00":1},"exp":9}"#,
-            br#"{"roles":[1,],"exp":9}"#,
             br#"{"roles":"\x","exp":9}"#,
         ] {
             assert_eq!(
