@@ -332,6 +332,9 @@ def listener_filters(args, issuer, jwks, backends):
         "none": [],
         "jwt_cached": [envoy_config.jwt_authn_filter(issuer, AUDIENCE, jwks, JWT_AUTHN_CACHE_SIZE)],
         "jwt_uncached": [envoy_config.jwt_authn_filter(issuer, AUDIENCE, jwks, 0)],
+        # The same again for the identity-provider tokens, so that neither
+        # kind of token changes what the other is measured at.
+        "jwt_uncached_idp": [envoy_config.jwt_authn_filter(issuer, AUDIENCE, jwks, 0)],
         "tg_warm": [envoy_config.wasm_filter("tg_warm", wasm, "tenantgate", tenantgate_config(issuer, "demo_idp"))],
         "floor": [envoy_config.wasm_filter("floor", args.floor_wasm.resolve(), "floor")],
         "floor_calls": [envoy_config.wasm_filter("floor_calls", args.floor_wasm.resolve(), "floor", "tenantgate_warm_calls")],
@@ -341,6 +344,9 @@ def listener_filters(args, issuer, jwks, backends):
         name = f"tg_cold_{backend}"
         plugin = tenantgate_config(issuer, "demo_idp", COLD_TOKEN_CACHE_SIZE, field)
         listeners[name] = [envoy_config.wasm_filter(name, wasm, "tenantgate", plugin)]
+    if "host" in backends:
+        plugin = tenantgate_config(issuer, "demo_idp", COLD_TOKEN_CACHE_SIZE, backends["host"])
+        listeners["tg_cold_host_idp"] = [envoy_config.wasm_filter("tg_cold_host_idp", wasm, "tenantgate", plugin)]
     return listeners
 
 
@@ -407,14 +413,14 @@ def scenarios(files, backends):
                 Scenario(f"e_{alg}_{backend}", f"tenantgate, fresh {alg} tokens, {backend} verifier", f"tg_cold_{backend}", files[f"fresh_{alg}"])
             )
     listed.append(
-        Scenario("c_RS256_idp", "jwt_authn, no cache, fresh RS256 tokens with an IdP's usual claims", "jwt_uncached", files["fresh_idp_RS256"])
+        Scenario("c_RS256_idp", "jwt_authn, no cache, fresh RS256 tokens with an IdP's usual claims", "jwt_uncached_idp", files["fresh_idp_RS256"])
     )
     if "host" in backends:
         listed.append(
             Scenario("e_RS256_host_tenants", "tenantgate, fresh RS256 tokens, each of its own tenant, host verifier", "tg_cold_host", files["fresh_tenants_RS256"])
         )
         listed.append(
-            Scenario("e_RS256_host_idp", "tenantgate, fresh RS256 tokens with an IdP's usual claims, host verifier", "tg_cold_host", files["fresh_idp_RS256"])
+            Scenario("e_RS256_host_idp", "tenantgate, fresh RS256 tokens with an IdP's usual claims, host verifier", "tg_cold_host_idp", files["fresh_idp_RS256"])
         )
     listed.append(Scenario("f", "floor: wasm filter, one header read + one set", "floor", files["warm_RS256"]))
     listed.append(Scenario("f_calls", "floor making tenantgate's warm host calls, nothing else", "floor_calls", files["warm_RS256"]))
