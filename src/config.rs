@@ -407,47 +407,43 @@ fn compile(raw: RawConfig) -> Result<Config, ConfigError> {
         None => vec![TokenSource::AuthorizationBearer],
         Some(sources) => compile_token_sources(sources)?,
     };
-    let config = Config {
+    let tenancy = settings::tenancy(&raw.tenancy)?;
+    let key_wait_timeout_ms = positive(
+        "key_wait_timeout_ms",
+        raw.key_wait_timeout_ms,
+        DEFAULT_KEY_WAIT_TIMEOUT_MS,
+    )?;
+    let max_body_bytes =
+        positive_usize("max_body_bytes", raw.max_body_bytes, DEFAULT_MAX_BODY_BYTES)?;
+    let max_token_bytes = positive_usize(
+        "max_token_bytes",
+        raw.max_token_bytes,
+        DEFAULT_MAX_TOKEN_BYTES,
+    )?;
+    let token_cache_size = match raw.token_cache_size {
+        Some(size) if size > 1 << 20 => {
+            return Err(ConfigError::new(
+                "token_cache_size",
+                "must be at most 1048576",
+            ))
+        }
+        size => size.unwrap_or(DEFAULT_TOKEN_CACHE_SIZE),
+    };
+    let identity_headers = settings::identity_headers(&raw.identity_headers, &token_sources)?;
+    let claim_names = claim_names(&providers, &tenancy, &identity_headers);
+    Ok(Config {
         realm,
         token_sources,
         providers,
-        tenancy: settings::tenancy(&raw.tenancy)?,
-        key_wait_timeout_ms: positive(
-            "key_wait_timeout_ms",
-            raw.key_wait_timeout_ms,
-            DEFAULT_KEY_WAIT_TIMEOUT_MS,
-        )?,
-        max_body_bytes: positive_usize(
-            "max_body_bytes",
-            raw.max_body_bytes,
-            DEFAULT_MAX_BODY_BYTES,
-        )?,
-        max_token_bytes: positive_usize(
-            "max_token_bytes",
-            raw.max_token_bytes,
-            DEFAULT_MAX_TOKEN_BYTES,
-        )?,
-        token_cache_size: match raw.token_cache_size {
-            Some(size) if size > 1 << 20 => {
-                return Err(ConfigError::new(
-                    "token_cache_size",
-                    "must be at most 1048576",
-                ))
-            }
-            size => size.unwrap_or(DEFAULT_TOKEN_CACHE_SIZE),
-        },
+        tenancy,
+        key_wait_timeout_ms,
+        max_body_bytes,
+        max_token_bytes,
+        token_cache_size,
         forward_authorization: raw.forward_authorization,
         signature_backend: raw.signature_backend,
-        identity_headers: Vec::new(),
-        claim_names: ClaimNames::all(),
-    };
-    let identity_headers =
-        settings::identity_headers(&raw.identity_headers, &config.token_sources)?;
-    let claim_names = claim_names(&config.providers, &config.tenancy, &identity_headers);
-    Ok(Config {
         identity_headers,
         claim_names,
-        ..config
     })
 }
 

@@ -401,27 +401,23 @@ mod tests {
             })
     }
 
+    fn parse_every(json: &[u8], max: usize) -> Result<Claims, JsonError> {
+        parse_object_within(json, max, &ClaimNames::all())
+    }
+
     #[test]
     fn object_parse_keeps_values_and_counts_levels() {
         let text = br#"{"a":[1,{"b":2.5}],"c":"\u00e9","d":null,"a":true,"e":-3}"#;
         let expected: Map<String, Value> = serde_json::from_slice(text).unwrap();
-        let parsed = parse_object_within(text, 3, &ClaimNames::all()).unwrap();
+        let parsed = parse_every(text, 3).unwrap();
         assert_eq!(parsed.to_map(), expected);
         assert_eq!(
             parsed.get("a"),
             Some(&Value::Bool(true)),
             "the last of a repeated name"
         );
-        assert_eq!(
-            parse_object_within(text, 2, &ClaimNames::all()),
-            Err(JsonError::TooDeep)
-        );
-        let escaped = parse_object_within(
-            br#"{"a\u0062":1,"\u00e9":2,"ab":3,"":4}"#,
-            1,
-            &ClaimNames::all(),
-        )
-        .unwrap();
+        assert_eq!(parse_every(text, 2), Err(JsonError::TooDeep));
+        let escaped = parse_every(br#"{"a\u0062":1,"\u00e9":2,"ab":3,"":4}"#, 1).unwrap();
         assert_eq!(
             escaped.get("ab"),
             Some(&Value::from(3)),
@@ -431,19 +427,15 @@ mod tests {
         assert_eq!(escaped.get(""), Some(&Value::from(4)));
         assert_eq!(escaped.get("a"), None);
         let deep = format!("{{\"a\":{}{}}}", "[".repeat(19), "]".repeat(19));
-        assert!(parse_object_within(deep.as_bytes(), MAX_JSON_DEPTH, &ClaimNames::all()).is_ok());
+        assert!(parse_every(deep.as_bytes(), MAX_JSON_DEPTH).is_ok());
         let deeper = format!("{{\"a\":{}{}}}", "[".repeat(20), "]".repeat(20));
         assert_eq!(
-            parse_object_within(deeper.as_bytes(), MAX_JSON_DEPTH, &ClaimNames::all()),
+            parse_every(deeper.as_bytes(), MAX_JSON_DEPTH),
             Err(JsonError::TooDeep)
         );
         let broken_and_deep = format!("{{\"a\" {}", "[".repeat(30));
         assert_eq!(
-            parse_object_within(
-                broken_and_deep.as_bytes(),
-                MAX_JSON_DEPTH,
-                &ClaimNames::all()
-            ),
+            parse_every(broken_and_deep.as_bytes(), MAX_JSON_DEPTH),
             Err(JsonError::TooDeep),
             "too deep wins over malformed, wherever the parser stops"
         );
@@ -456,7 +448,7 @@ mod tests {
             b"{\"a\":\"\xff\"}",
         ] {
             assert_eq!(
-                parse_object_within(malformed, MAX_JSON_DEPTH, &ClaimNames::all()),
+                parse_every(malformed, MAX_JSON_DEPTH),
                 Err(JsonError::Malformed),
                 "{}",
                 String::from_utf8_lossy(malformed)
