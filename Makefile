@@ -59,14 +59,14 @@ deps-vm:
 
 build: deps-rust
 	cargo build --release --target $(WASM_TARGET)
-	@$(call optimise,target/$(WASM_TARGET)/release/tenantgate.wasm,$(WASM))
+	@$(call release,target/$(WASM_TARGET)/release/tenantgate.wasm,$(WASM))
 
 # RUSTFLAGS replaces the simd128 flag of .cargo/config.toml; its own target
 # folder keeps the two builds from rebuilding each other.
 build-nosimd: deps-rust
 	RUSTFLAGS="-C target-feature=-simd128" CARGO_TARGET_DIR=target/nosimd \
 		cargo build --release --target $(WASM_TARGET)
-	@$(call optimise,target/nosimd/$(WASM_TARGET)/release/tenantgate.wasm,$(WASM_NOSIMD))
+	@$(call release,target/nosimd/$(WASM_TARGET)/release/tenantgate.wasm,$(WASM_NOSIMD))
 
 # $(call optimise,BUILT,OUT): wasm-opt when installed, else a plain copy.
 define optimise
@@ -78,6 +78,15 @@ define optimise
 		cp $(1) $(2); \
 	fi; \
 	echo "built $(2) ($$(stat -c %s $(2)) bytes)"
+endef
+
+# $(call release,BUILT,OUT): without the callbacks the filter leaves at the
+# SDK's default (tools/trim_callbacks.py), then optimised.
+define release
+	mkdir -p $(dir $(2)); \
+	python3 tools/trim_callbacks.py trim $(1) $(2).trimmed; \
+	$(call optimise,$(2).trimmed,$(2)); \
+	rm -f $(2).trimmed
 endef
 
 deps-oci:
@@ -165,16 +174,20 @@ deps-bench:
 
 # The floor filter and the host-signature probe, with tenantgate's release
 # profile, in their own target directory; and tenantgate built to time its
-# own phases (feature phase-timing).
+# own phases (feature phase-timing). The floor is built as the SDK exports it
+# (floor.wasm) and trimmed like tenantgate (floor-trimmed.wasm); the probe
+# is trimmed like tenantgate.
 bench-filters: deps-rust
 	@mkdir -p $(BENCH_DIST)
 	CARGO_TARGET_DIR=target/timed cargo build --quiet --release --target $(WASM_TARGET) --features phase-timing
-	@$(call optimise,target/timed/$(WASM_TARGET)/release/tenantgate.wasm,$(BENCH_DIST)/tenantgate-timed.wasm)
+	@$(call release,target/timed/$(WASM_TARGET)/release/tenantgate.wasm,$(BENCH_DIST)/tenantgate-timed.wasm)
 	@for filter in floor probe; do \
 		CARGO_TARGET_DIR=target/bench cargo build --quiet --release --target $(WASM_TARGET) \
 			--manifest-path bench/$$filter/Cargo.toml; \
-		$(call optimise,target/bench/$(WASM_TARGET)/release/tenantgate_bench_$$filter.wasm,$(BENCH_DIST)/$$filter.wasm); \
 	done
+	@$(call optimise,target/bench/$(WASM_TARGET)/release/tenantgate_bench_floor.wasm,$(BENCH_DIST)/floor.wasm)
+	@$(call release,target/bench/$(WASM_TARGET)/release/tenantgate_bench_floor.wasm,$(BENCH_DIST)/floor-trimmed.wasm)
+	@$(call release,target/bench/$(WASM_TARGET)/release/tenantgate_bench_probe.wasm,$(BENCH_DIST)/probe.wasm)
 
 # A benchmark, not a test: about 9 minutes with the defaults.
 bench: build bench-filters deps-python deps-bench

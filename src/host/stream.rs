@@ -217,10 +217,18 @@ impl Stream {
     }
 }
 
-impl Context for Stream {
-    fn on_done(&mut self) -> bool {
-        self.shared.borrow_mut().forget_waiter(self.context_id);
-        true
+impl Context for Stream {}
+
+/// The SDK drops the context when Envoy deletes the stream, also when the
+/// client left while the request waited for keys. (The release build has no
+/// `on_done` callback, see `tools/trim_callbacks.py`.)
+impl Drop for Stream {
+    fn drop(&mut self) {
+        // Streams are deleted only from the host, never while a callback
+        // holds the shared state; a waiter missed here ends at its timeout.
+        if let Ok(mut shared) = self.shared.try_borrow_mut() {
+            shared.forget_waiter(self.context_id);
+        }
     }
 }
 

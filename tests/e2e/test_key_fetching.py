@@ -5,6 +5,7 @@ rotates keys, removes them or breaks the provider on purpose. Intervals are
 small so that refreshes, retries and refetches happen within seconds.
 """
 
+import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -294,3 +295,23 @@ def test_cache_control_max_age_shortens_the_key_lifetime(gateway, fresh_idp):
     fresh_idp.behave("normal", cache_control="max-age=2")
     envoy = gateway(cache_duration_s=600)
     assert_removed_key_stops_working(envoy, fresh_idp)
+
+
+def test_clients_that_leave_while_keys_load_do_not_disturb_the_gateway(gateway, fresh_idp):
+    """Requests held for a refetch whose clients hang up before the keys
+    come: the gateway drops them and answers everyone else once the keys
+    are in."""
+    envoy = gateway()
+    load_keys(envoy, fresh_idp)
+    kid, pem = fresh_idp.rotate()
+    fresh_idp.behave("normal", delay_s=0.3)  # within the fetch timeout
+    token = fresh_idp.mint(kid=kid, private_key_pem=pem)
+    request = f"GET {QUERY} HTTP/1.1\r\nHost: gateway\r\nAuthorization: Bearer {token}\r\n\r\n".encode()
+    for _ in range(5):
+        with socket.create_connection(("127.0.0.1", envoy.port), timeout=5) as leaving:
+            leaving.sendall(request)
+            leaving.settimeout(0.05)
+            with pytest.raises(TimeoutError):  # held: the new kid's keys are on their way
+                leaving.recv(1)
+    assert_team_a_answer(query(envoy, token))
+    assert "panicked" not in envoy.log_text()

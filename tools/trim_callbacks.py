@@ -1,0 +1,135 @@
+#!/usr/bin/env python3
+"""Removes from a proxy-wasm module the exports of per-request callbacks the
+filter leaves at the SDK's default.
+
+The Rust SDK exports every callback of the ABI, and Envoy calls each one a
+module exports on every request: response headers, response body chunks,
+the access log, stream done. A callback the module does not export is
+answered by the host itself exactly as the SDK's default answers it
+(continue; done), without entering the wasm VM. Leaving them out saves
+those VM entries on every request and lets wasm-opt drop their code.
+
+    trim_callbacks.py trim IN.wasm OUT.wasm   write IN without those exports
+    trim_callbacks.py exports WASM            print the module's exports
+
+Only the export section changes; nothing refers to exports by position.
+"""
+
+import sys
+from pathlib import Path
+
+# Export -> the SDK trait method behind it. The filter implements none of
+# these methods; tests/e2e/test_build.py fails when one is implemented.
+UNUSED_CALLBACKS = {
+    "proxy_on_response_headers": "on_http_response_headers",
+    "proxy_on_response_body": "on_http_response_body",
+    "proxy_on_response_trailers": "on_http_response_trailers",
+    "proxy_on_log": "on_log",
+    "proxy_on_done": "on_done",
+}
+
+# What a filter needs for requests at all; a module without them is refused.
+REQUEST_CALLBACKS = (
+    "proxy_on_context_create",
+    "proxy_on_request_headers",
+    "proxy_on_request_body",
+    "proxy_on_request_trailers",
+    "proxy_on_delete",
+)
+
+MAGIC_AND_VERSION = b"\0asm\1\0\0\0"
+EXPORT_SECTION = 7
+
+
+class ModuleError(Exception):
+    pass
+
+
+def read_leb128(data, offset):
+    """An unsigned LEB128 integer at `offset`: (value, offset after it)."""
+    value = shift = 0
+    while True:
+        if offset >= len(data) or shift > 35:
+            raise ModuleError("truncated or overlong integer")
+        byte = data[offset]
+        offset += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if byte < 0x80:
+            return value, offset
+
+
+def leb128(value):
+    out = bytearray()
+    while True:
+        byte, value = value & 0x7F, value >> 7
+        out.append(byte | (0x80 if value else 0))
+        if not value:
+            return bytes(out)
+
+
+def sections(module):
+    """(id, body) of every section, in order."""
+    if module[:8] != MAGIC_AND_VERSION:
+        raise ModuleError("not a wasm module (version 1)")
+    offset = 8
+    while offset < len(module):
+        section_id = module[offset]
+        size, start = read_leb128(module, offset + 1)
+        if start + size > len(module):
+            raise ModuleError("a section runs past the end of the module")
+        yield section_id, module[start : start + size]
+        offset = start + size
+
+
+def export_entries(body):
+    """(name, raw entry bytes) of each export in an export section."""
+    count, offset = read_leb128(body, 0)
+    entries = []
+    for _ in range(count):
+        start = offset
+        length, offset = read_leb128(body, offset)
+        name = body[offset : offset + length].decode()
+        offset += length + 1  # the export's kind
+        _index, offset = read_leb128(body, offset)
+        entries.append((name, body[start:offset]))
+    if offset != len(body):
+        raise ModuleError("the export section has bytes after its last export")
+    return entries
+
+
+def exports(module):
+    return [name for section_id, body in sections(module) if section_id == EXPORT_SECTION for name, _ in export_entries(body)]
+
+
+def trimmed(module):
+    names = exports(module)
+    missing = [name for name in REQUEST_CALLBACKS if name not in names]
+    if missing:
+        raise ModuleError(f"not a proxy-wasm HTTP filter: no {', '.join(missing)}")
+    out = bytearray(MAGIC_AND_VERSION)
+    for section_id, body in sections(module):
+        if section_id == EXPORT_SECTION:
+            kept = [raw for name, raw in export_entries(body) if name not in UNUSED_CALLBACKS]
+            body = leb128(len(kept)) + b"".join(kept)
+        out += bytes([section_id]) + leb128(len(body)) + body
+    return bytes(out)
+
+
+def main(argv):
+    try:
+        if len(argv) == 4 and argv[1] == "trim":
+            Path(argv[3]).write_bytes(trimmed(Path(argv[2]).read_bytes()))
+        elif len(argv) == 3 and argv[1] == "exports":
+            print("\n".join(exports(Path(argv[2]).read_bytes())))
+        else:
+            print(__doc__, file=sys.stderr)
+            return 2
+    except (OSError, ModuleError, UnicodeDecodeError) as error:
+        print(f"trim_callbacks: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
