@@ -84,9 +84,9 @@ endef
 # SDK's default (tools/trim_callbacks.py), then optimised.
 define release
 	mkdir -p $(dir $(2)); \
+	trap 'rm -f $(2).trimmed' EXIT; \
 	python3 tools/trim_callbacks.py trim $(1) $(2).trimmed; \
-	$(call optimise,$(2).trimmed,$(2)); \
-	rm -f $(2).trimmed
+	$(call optimise,$(2).trimmed,$(2))
 endef
 
 deps-oci:
@@ -174,9 +174,8 @@ deps-bench:
 
 # The floor filter and the host-signature probe, with tenantgate's release
 # profile, in their own target directory; and tenantgate built to time its
-# own phases (feature phase-timing). The floor is built as the SDK exports it
-# (floor.wasm) and trimmed like tenantgate (floor-trimmed.wasm); the probe
-# is trimmed like tenantgate.
+# own phases (feature phase-timing). The floor and the probe are trimmed as
+# tenantgate is; floor-sdk.wasm is the floor with every SDK callback.
 bench-filters: deps-rust
 	@mkdir -p $(BENCH_DIST)
 	CARGO_TARGET_DIR=target/timed cargo build --quiet --release --target $(WASM_TARGET) --features phase-timing
@@ -185,8 +184,8 @@ bench-filters: deps-rust
 		CARGO_TARGET_DIR=target/bench cargo build --quiet --release --target $(WASM_TARGET) \
 			--manifest-path bench/$$filter/Cargo.toml; \
 	done
-	@$(call optimise,target/bench/$(WASM_TARGET)/release/tenantgate_bench_floor.wasm,$(BENCH_DIST)/floor.wasm)
-	@$(call release,target/bench/$(WASM_TARGET)/release/tenantgate_bench_floor.wasm,$(BENCH_DIST)/floor-trimmed.wasm)
+	@$(call release,target/bench/$(WASM_TARGET)/release/tenantgate_bench_floor.wasm,$(BENCH_DIST)/floor.wasm)
+	@$(call optimise,target/bench/$(WASM_TARGET)/release/tenantgate_bench_floor.wasm,$(BENCH_DIST)/floor-sdk.wasm)
 	@$(call release,target/bench/$(WASM_TARGET)/release/tenantgate_bench_probe.wasm,$(BENCH_DIST)/probe.wasm)
 
 # A benchmark, not a test: about 9 minutes with the defaults.

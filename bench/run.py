@@ -22,15 +22,14 @@ Scenarios:
                as e_RS256_host, but every token has its own vm_access value
                (its own tenant label), so every grant is worked out anew
   f            the floor: a wasm filter that reads one header and sets one,
-               exporting every callback as the Rust SDK does
-  f_trimmed    the same floor without the callbacks tenantgate's build
-               leaves out (tools/trim_callbacks.py): the least a wasm
-               filter built like tenantgate costs
-  f_calls      the trimmed floor making the host calls of tenantgate's warm
-               path and nothing else (header map read, clock, :path set,
-               one removal)
-  g_<alg>      the trimmed floor plus one Envoy verify_signature call per
-               request (bench/probe): what a host-verified cold path can reach
+               built as tenantgate is, without the callbacks it leaves out
+               (tools/trim_callbacks.py): the least a wasm filter costs
+  f_sdk        the same floor exporting every callback, as the Rust SDK
+               builds it: f_sdk minus f is what the left-out callbacks cost
+  f_calls      the floor making the host calls of tenantgate's warm path and
+               nothing else (header map read, clock, :path set, one removal)
+  g_<alg>      the floor plus one Envoy verify_signature call per request
+               (bench/probe): what a host-verified cold path can reach
 
 Then forged tokens (right kid, well-formed, wrong signature) are sent at a
 rising rate beside the warm load of d: the forged rate one worker absorbs
@@ -98,7 +97,7 @@ def parse_args(argv):
     parser.add_argument("--fresh-tokens", type=int, default=4096, help="distinct tokens per algorithm for e and c")
     parser.add_argument("--tenantgate-wasm", type=Path, default=REPO_ROOT / "dist/tenantgate.wasm")
     parser.add_argument("--floor-wasm", type=Path, default=REPO_ROOT / "dist/bench/floor.wasm")
-    parser.add_argument("--floor-trimmed-wasm", type=Path, default=REPO_ROOT / "dist/bench/floor-trimmed.wasm")
+    parser.add_argument("--floor-sdk-wasm", type=Path, default=REPO_ROOT / "dist/bench/floor-sdk.wasm")
     parser.add_argument("--probe-wasm", type=Path, default=REPO_ROOT / "dist/bench/probe.wasm")
     parser.add_argument(
         "--timed-wasm", type=Path, default=REPO_ROOT / "dist/bench/tenantgate-timed.wasm",
@@ -343,10 +342,8 @@ def listener_filters(args, issuer, jwks, backends):
         "jwt_uncached_idp": [envoy_config.jwt_authn_filter(issuer, AUDIENCE, jwks, 0)],
         "tg_warm": [envoy_config.wasm_filter("tg_warm", wasm, "tenantgate", tenantgate_config(issuer, "demo_idp"))],
         "floor": [envoy_config.wasm_filter("floor", args.floor_wasm.resolve(), "floor")],
-        "floor_trimmed": [envoy_config.wasm_filter("floor_trimmed", args.floor_trimmed_wasm.resolve(), "floor_trimmed")],
-        "floor_calls": [
-            envoy_config.wasm_filter("floor_calls", args.floor_trimmed_wasm.resolve(), "floor_trimmed", "tenantgate_warm_calls")
-        ],
+        "floor_sdk": [envoy_config.wasm_filter("floor_sdk", args.floor_sdk_wasm.resolve(), "floor_sdk")],
+        "floor_calls": [envoy_config.wasm_filter("floor_calls", args.floor_wasm.resolve(), "floor", "tenantgate_warm_calls")],
         "probe": [envoy_config.wasm_filter("probe", args.probe_wasm.resolve(), "probe")],
     }
     for backend, field in backends.items():
@@ -432,8 +429,8 @@ def scenarios(files, backends):
             Scenario("e_RS256_host_idp", "tenantgate, fresh RS256 tokens with an IdP's usual claims, host verifier", "tg_cold_host_idp", files["fresh_idp_RS256"])
         )
     listed.append(Scenario("f", "floor: wasm filter, one header read + one set", "floor", files["warm_RS256"]))
-    listed.append(Scenario("f_trimmed", "floor without the callbacks tenantgate leaves out", "floor_trimmed", files["warm_RS256"]))
-    listed.append(Scenario("f_calls", "trimmed floor making tenantgate's warm host calls, nothing else", "floor_calls", files["warm_RS256"]))
+    listed.append(Scenario("f_sdk", "the floor exporting every SDK callback", "floor_sdk", files["warm_RS256"]))
+    listed.append(Scenario("f_calls", "floor making tenantgate's warm host calls, nothing else", "floor_calls", files["warm_RS256"]))
     for alg in ALGS:
         listed.append(Scenario(f"g_{alg}", f"floor + one host verify_signature {alg} per request", "probe", files[f"probe_{alg}"]))
     return listed
@@ -641,7 +638,7 @@ def main(argv=None):
     for tool in ("wrk",):
         if not shutil.which(tool):
             sys.exit(f"bench: {tool} not found (Debian package {tool}; `make bench` installs it)")
-    for wasm in (args.tenantgate_wasm, args.floor_wasm, args.floor_trimmed_wasm, args.probe_wasm):
+    for wasm in (args.tenantgate_wasm, args.floor_wasm, args.floor_sdk_wasm, args.probe_wasm):
         if not wasm.is_file():
             sys.exit(f"bench: {wasm} not found; `make bench` builds it")
     work_dir = args.work_dir.resolve()
@@ -704,7 +701,7 @@ def main(argv=None):
         "wasm_bytes": {
             "tenantgate": args.tenantgate_wasm.stat().st_size,
             "floor": args.floor_wasm.stat().st_size,
-            "floor_trimmed": args.floor_trimmed_wasm.stat().st_size,
+            "floor_sdk": args.floor_sdk_wasm.stat().st_size,
             "probe": args.probe_wasm.stat().st_size,
         },
     }

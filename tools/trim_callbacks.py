@@ -39,6 +39,9 @@ REQUEST_CALLBACKS = (
 
 MAGIC_AND_VERSION = b"\0asm\1\0\0\0"
 EXPORT_SECTION = 7
+# Sections up to the tag section (exception handling); exports up to tags.
+LAST_SECTION_ID = 13
+LAST_EXPORT_KIND = 4
 
 
 class ModuleError(Exception):
@@ -46,17 +49,19 @@ class ModuleError(Exception):
 
 
 def read_leb128(data, offset):
-    """An unsigned LEB128 integer at `offset`: (value, offset after it)."""
-    value = shift = 0
-    while True:
-        if offset >= len(data) or shift > 35:
-            raise ModuleError("truncated or overlong integer")
+    """An unsigned 32-bit LEB128 integer at `offset`: (value, offset after it)."""
+    value = 0
+    for position in range(5):
+        if offset >= len(data):
+            raise ModuleError("truncated integer")
         byte = data[offset]
         offset += 1
-        value |= (byte & 0x7F) << shift
-        shift += 7
+        value |= (byte & 0x7F) << (7 * position)
         if byte < 0x80:
+            if position == 4 and byte > 0x0F:
+                raise ModuleError("integer over 32 bits")
             return value, offset
+    raise ModuleError("integer over 5 bytes")
 
 
 def leb128(value):
@@ -69,12 +74,18 @@ def leb128(value):
 
 
 def sections(module):
-    """(id, body) of every section, in order."""
+    """(id, body) of every section, in order; at most one export section."""
     if module[:8] != MAGIC_AND_VERSION:
         raise ModuleError("not a wasm module (version 1)")
     offset = 8
+    export_sections = 0
     while offset < len(module):
         section_id = module[offset]
+        if section_id > LAST_SECTION_ID:
+            raise ModuleError(f"unknown section id {section_id}")
+        export_sections += section_id == EXPORT_SECTION
+        if export_sections > 1:
+            raise ModuleError("more than one export section")
         size, start = read_leb128(module, offset + 1)
         if start + size > len(module):
             raise ModuleError("a section runs past the end of the module")
@@ -89,9 +100,16 @@ def export_entries(body):
     for _ in range(count):
         start = offset
         length, offset = read_leb128(body, offset)
-        name = body[offset : offset + length].decode()
-        offset += length + 1  # the export's kind
-        _index, offset = read_leb128(body, offset)
+        if offset + length > len(body):
+            raise ModuleError("an export name runs past its section")
+        try:
+            name = body[offset : offset + length].decode()
+        except UnicodeDecodeError:
+            raise ModuleError("an export name is not UTF-8") from None
+        offset += length
+        if offset >= len(body) or body[offset] > LAST_EXPORT_KIND:
+            raise ModuleError(f"export {name!r} has no valid kind")
+        _index, offset = read_leb128(body, offset + 1)
         entries.append((name, body[start:offset]))
     if offset != len(body):
         raise ModuleError("the export section has bytes after its last export")
@@ -125,7 +143,7 @@ def main(argv):
         else:
             print(__doc__, file=sys.stderr)
             return 2
-    except (OSError, ModuleError, UnicodeDecodeError) as error:
+    except (OSError, ModuleError) as error:
         print(f"trim_callbacks: {error}", file=sys.stderr)
         return 1
     return 0

@@ -3,6 +3,10 @@
 use proxy_wasm::hostcalls;
 use proxy_wasm::types::LogLevel;
 
+pub fn debug(message: &str) {
+    let _ = hostcalls::log(LogLevel::Debug, message);
+}
+
 pub fn info(message: &str) {
     let _ = hostcalls::log(LogLevel::Info, message);
 }

@@ -45,9 +45,12 @@ pub struct Shared {
 }
 
 impl Shared {
-    pub fn forget_waiter(&mut self, context_id: u32) {
+    /// Whether the request was waiting for keys.
+    pub fn forget_waiter(&mut self, context_id: u32) -> bool {
+        let before = self.waiting.len();
         self.waiting
             .retain(|waiter| waiter.context_id != context_id);
+        self.waiting.len() != before
     }
 
     fn take_waiters(&mut self, keep: impl Fn(&Waiter) -> bool) -> Vec<Waiter> {

@@ -16,6 +16,7 @@ use proxy_wasm::types::{Action, BufferType, MapType, Status};
 use super::clock::now_ms;
 use super::header_map;
 use super::key_store::HostKeyStore;
+use super::log;
 use super::phase_timing::{self, Timed};
 use super::root::{Shared, Waiter};
 use crate::header_pairs::{pair_spans, PairSpan};
@@ -225,9 +226,20 @@ impl Context for Stream {}
 impl Drop for Stream {
     fn drop(&mut self) {
         // Streams are deleted only from the host, never while a callback
-        // holds the shared state; a waiter missed here ends at its timeout.
-        if let Ok(mut shared) = self.shared.try_borrow_mut() {
-            shared.forget_waiter(self.context_id);
+        // holds the shared state.
+        match self.shared.try_borrow_mut() {
+            Ok(mut shared) => {
+                if shared.forget_waiter(self.context_id) {
+                    log::debug(&format!(
+                        "request {}: the client left while the request waited for keys",
+                        self.context_id
+                    ));
+                }
+            }
+            Err(_) => log::warn(&format!(
+                "request {}: ended while the filter was busy; its wait for keys ends at the timeout",
+                self.context_id
+            )),
         }
     }
 }

@@ -11,28 +11,39 @@ import trim_callbacks
 
 from harness import REPO_ROOT, TOOLS_DIR
 
-SHIPPED = [REPO_ROOT / "dist/tenantgate.wasm", REPO_ROOT / "dist/tenantgate-nosimd.wasm"]
-CARGO_OUTPUT = REPO_ROOT / "target/wasm32-wasip1/release/tenantgate.wasm"
+# Each shipped module, and what cargo built it from.
+SHIPPED = {
+    "tenantgate.wasm": (REPO_ROOT / "dist/tenantgate.wasm", REPO_ROOT / "target/wasm32-wasip1/release/tenantgate.wasm"),
+    "tenantgate-nosimd.wasm": (
+        REPO_ROOT / "dist/tenantgate-nosimd.wasm",
+        REPO_ROOT / "target/nosimd/wasm32-wasip1/release/tenantgate.wasm",
+    ),
+}
+CARGO_OUTPUT = SHIPPED["tenantgate.wasm"][1]
+# The filters trimmed by the build: tenantgate and the bench's own.
+TRIMMED_SOURCES = [REPO_ROOT / "src", REPO_ROOT / "bench/floor/src", REPO_ROOT / "bench/probe/src"]
 
 
 def exports_of(path):
     return trim_callbacks.exports(path.read_bytes())
 
 
-@pytest.mark.parametrize("wasm", SHIPPED, ids=lambda path: path.name)
-def test_shipped_module_exports_the_request_callbacks_only(wasm):
-    exports = exports_of(wasm)
+@pytest.mark.parametrize("shipped, built", SHIPPED.values(), ids=SHIPPED.keys())
+def test_shipped_module_lacks_exactly_the_unused_callbacks(shipped, built):
+    exports = exports_of(shipped)
     assert set(trim_callbacks.REQUEST_CALLBACKS) <= set(exports)
     assert {"proxy_on_http_call_response", "proxy_on_tick", "proxy_on_configure"} <= set(exports)
-    assert not set(trim_callbacks.UNUSED_CALLBACKS) & set(exports)
+    assert set(exports) == set(exports_of(built)) - set(trim_callbacks.UNUSED_CALLBACKS)
 
 
-def test_filter_implements_none_of_the_callbacks_left_out():
-    """A method of these names in the filter would never be called."""
+def test_filters_implement_none_of_the_callbacks_left_out():
+    """A method of these names in a trimmed filter would never be called."""
     pattern = re.compile(r"\bfn (" + "|".join(trim_callbacks.UNUSED_CALLBACKS.values()) + r")\s*\(")
+    sources = [path for folder in TRIMMED_SOURCES for path in sorted(folder.rglob("*.rs"))]
+    assert len(sources) > 40
     found = [
         f"{path.relative_to(REPO_ROOT)}: fn {match.group(1)}"
-        for path in sorted((REPO_ROOT / "src").rglob("*.rs"))
+        for path in sources
         for match in pattern.finditer(path.read_text())
     ]
     assert not found, "implemented, but left out of the build by tools/trim_callbacks.py: " + ", ".join(found)
@@ -55,15 +66,23 @@ def test_trimming_removes_only_the_unused_callbacks(tmp_path):
     assert others(out.read_bytes()) == others(CARGO_OUTPUT.read_bytes())
 
 
-@pytest.mark.parametrize(
-    "content, message",
-    [
-        (b"not wasm at all", "not a wasm module"),
-        (b"\0asm\1\0\0\0\7\5\1", "runs past the end"),
-        (b"\0asm\1\0\0\0\7\1\0", "not a proxy-wasm HTTP filter"),
-    ],
-    ids=["not-wasm", "truncated-section", "no-request-callbacks"],
-)
+HEADER = b"\0asm\1\0\0\0"
+NOT_FILTERS = {
+    "not-wasm": (b"not wasm at all", "not a wasm module"),
+    "truncated-section": (HEADER + b"\7\5\1", "runs past the end"),
+    "unknown-section": (HEADER + b"\x20\0", "unknown section id 32"),
+    "overlong-size": (HEADER + b"\7\x80\x80\x80\x80\x80\0", "over 5 bytes"),
+    "size-over-32-bits": (HEADER + b"\7\x80\x80\x80\x80\x10", "over 32 bits"),
+    "bytes-after-exports": (HEADER + b"\7\2\0\0", "bytes after its last export"),
+    "truncated-name": (HEADER + b"\7\4\1\5ab", "runs past its section"),
+    "name-not-utf8": (HEADER + b"\7\5\1\1\xff\0\0", "not UTF-8"),
+    "unknown-kind": (HEADER + b"\7\5\1\1a\x09\0", "no valid kind"),
+    "two-export-sections": (HEADER + b"\7\1\0\7\1\0", "more than one export section"),
+    "no-request-callbacks": (HEADER + b"\7\1\0", "not a proxy-wasm HTTP filter"),
+}
+
+
+@pytest.mark.parametrize("content, message", NOT_FILTERS.values(), ids=NOT_FILTERS.keys())
 def test_trimming_refuses_what_is_not_a_filter_module(tmp_path, content, message):
     source = tmp_path / "in.wasm"
     source.write_bytes(content)
