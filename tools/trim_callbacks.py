@@ -121,14 +121,16 @@ def exports(module):
 
 
 def trimmed(module):
-    names = exports(module)
+    parsed = list(sections(module))
+    entries = [entry for section_id, body in parsed if section_id == EXPORT_SECTION for entry in export_entries(body)]
+    names = [name for name, _ in entries]
     missing = [name for name in REQUEST_CALLBACKS if name not in names]
     if missing:
         raise ModuleError(f"not a proxy-wasm HTTP filter: no {', '.join(missing)}")
+    kept = [raw for name, raw in entries if name not in UNUSED_CALLBACKS]
     out = bytearray(MAGIC_AND_VERSION)
-    for section_id, body in sections(module):
+    for section_id, body in parsed:
         if section_id == EXPORT_SECTION:
-            kept = [raw for name, raw in export_entries(body) if name not in UNUSED_CALLBACKS]
             body = leb128(len(kept)) + b"".join(kept)
         out += bytes([section_id]) + leb128(len(body)) + body
     return bytes(out)

@@ -28,6 +28,19 @@ def exports_of(path):
     return trim_callbacks.exports(path.read_bytes())
 
 
+def run_trim(source, out):
+    return subprocess.run(
+        [sys.executable, str(TOOLS_DIR / "trim_callbacks.py"), "trim", str(source), str(out)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+def sections_but_exports(path):
+    return [section for section in trim_callbacks.sections(path.read_bytes()) if section[0] != trim_callbacks.EXPORT_SECTION]
+
+
 @pytest.mark.parametrize("shipped, built", SHIPPED.values(), ids=SHIPPED.keys())
 def test_shipped_module_lacks_exactly_the_unused_callbacks(shipped, built):
     exports = exports_of(shipped)
@@ -53,17 +66,11 @@ def test_trimming_removes_only_the_unused_callbacks(tmp_path):
     before = exports_of(CARGO_OUTPUT)
     assert set(trim_callbacks.UNUSED_CALLBACKS) <= set(before), "the SDK no longer exports what is trimmed"
     out = tmp_path / "trimmed.wasm"
-    run = subprocess.run(
-        [sys.executable, str(TOOLS_DIR / "trim_callbacks.py"), "trim", str(CARGO_OUTPUT), str(out)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    run = run_trim(CARGO_OUTPUT, out)
     assert run.returncode == 0, run.stderr
     assert exports_of(out) == [name for name in before if name not in trim_callbacks.UNUSED_CALLBACKS]
     # Every other section is carried over byte for byte.
-    others = lambda module: [s for s in trim_callbacks.sections(module) if s[0] != trim_callbacks.EXPORT_SECTION]  # noqa: E731
-    assert others(out.read_bytes()) == others(CARGO_OUTPUT.read_bytes())
+    assert sections_but_exports(out) == sections_but_exports(CARGO_OUTPUT)
 
 
 HEADER = b"\0asm\1\0\0\0"
@@ -87,12 +94,7 @@ def test_trimming_refuses_what_is_not_a_filter_module(tmp_path, content, message
     source = tmp_path / "in.wasm"
     source.write_bytes(content)
     out = tmp_path / "out.wasm"
-    run = subprocess.run(
-        [sys.executable, str(TOOLS_DIR / "trim_callbacks.py"), "trim", str(source), str(out)],
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
+    run = run_trim(source, out)
     assert run.returncode == 1
     assert message in run.stderr
     assert not out.exists()
