@@ -27,7 +27,8 @@ Scenarios:
   f_sdk        the same floor exporting every callback, as the Rust SDK
                builds it: f_sdk minus f is what the left-out callbacks cost
   f_calls      the floor making the host calls of tenantgate's warm path and
-               nothing else (header map read, clock, :path set, one removal)
+               nothing else (header map read in place, clock, :path set, one
+               removal): the most a warm path making these calls can reach
   g_<alg>      the floor plus one Envoy verify_signature call per request
                (bench/probe): what a host-verified cold path can reach
 
