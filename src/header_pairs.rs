@@ -62,6 +62,7 @@ fn take(block: &[u8], at: &mut usize, len: usize) -> Result<Range<usize>, Malfor
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::strategy::Strategy;
 
     /// The layout written out, as a host writes it.
     fn block(pairs: &[(&[u8], &[u8])]) -> Vec<u8> {
@@ -119,6 +120,85 @@ mod tests {
         let spans = pair_spans(&bad_path).unwrap();
         let head = crate::pipeline::RequestHead::from_header_block(&bad_path, &spans);
         assert_eq!((head.target, head.undecodable), ("", vec![":path"]));
+    }
+
+    /// The head as read with every name and value decoded on its own.
+    fn head_by_parts(
+        pairs: &[(Vec<u8>, Vec<u8>)],
+    ) -> (String, String, Vec<(String, String)>, Vec<String>) {
+        let (mut method, mut target, mut headers, mut undecodable) =
+            (String::new(), String::new(), Vec::new(), Vec::new());
+        for (name, value) in pairs {
+            let Ok(name) = std::str::from_utf8(name) else {
+                continue;
+            };
+            match (name, std::str::from_utf8(value)) {
+                (":method", Ok(value)) => method = value.to_string(),
+                (":path", Ok(value)) => target = value.to_string(),
+                (":method" | ":path", Err(_)) => undecodable.push(name.to_string()),
+                (pseudo, _) if pseudo.starts_with(':') => {}
+                (_, Ok(value)) => headers.push((name.to_string(), value.to_string())),
+                (_, Err(_)) => undecodable.push(name.to_string()),
+            }
+        }
+        (method, target, headers, undecodable)
+    }
+
+    #[test]
+    fn a_head_of_text_with_multibyte_characters_reads_whole_characters() {
+        let request = block(&[
+            (b":path", "/api/v1/query?query=\u{e9}t\u{e9}".as_bytes()),
+            ("x-na\u{ef}ve".as_bytes(), "\u{1f600}".as_bytes()),
+            (b"authorization", b"Bearer a.b.c"),
+        ]);
+        let spans = pair_spans(&request).unwrap();
+        let head = crate::pipeline::RequestHead::from_header_block(&request, &spans);
+        assert_eq!(head.target, "/api/v1/query?query=\u{e9}t\u{e9}");
+        assert_eq!(
+            head.headers,
+            [
+                ("x-na\u{ef}ve", "\u{1f600}"),
+                ("authorization", "Bearer a.b.c")
+            ]
+        );
+        assert!(head.undecodable.is_empty());
+    }
+
+    proptest::proptest! {
+        /// Whether the whole block is checked at once or, when some bytes
+        /// are not UTF-8, part by part, the head is what decoding each name
+        /// and value on its own gives.
+        #[test]
+        fn a_head_decodes_each_part_as_on_its_own(
+            pairs in proptest::collection::vec(
+                (
+                    proptest::prop_oneof![
+                        proptest::strategy::Just(b":path".to_vec()),
+                        proptest::strategy::Just(b":method".to_vec()),
+                        proptest::strategy::Just(b":authority".to_vec()),
+                        proptest::collection::vec(proptest::prelude::any::<u8>(), 0..6),
+                        "[a-z\u{e9}\u{1f600}-]{0,6}".prop_map(String::into_bytes),
+                    ],
+                    proptest::prop_oneof![
+                        proptest::collection::vec(proptest::prelude::any::<u8>(), 0..8),
+                        "[ -~\u{e9}\u{20ac}\u{1f600}\u{0}]{0,8}".prop_map(String::into_bytes),
+                    ],
+                ),
+                0..6,
+            )
+        ) {
+            let refs: Vec<(&[u8], &[u8])> = pairs.iter().map(|(n, v)| (&n[..], &v[..])).collect();
+            let request = block(&refs);
+            let spans = pair_spans(&request).unwrap();
+            let head = crate::pipeline::RequestHead::from_header_block(&request, &spans);
+            let read = (
+                head.method.to_string(),
+                head.target.to_string(),
+                head.headers.iter().map(|(n, v)| (n.to_string(), v.to_string())).collect::<Vec<_>>(),
+                head.undecodable.iter().map(|n| n.to_string()).collect::<Vec<_>>(),
+            );
+            proptest::prop_assert_eq!(read, head_by_parts(&pairs));
+        }
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! do. The order puts cheap refusals first and signature work last.
 
 use std::borrow::Cow;
+use std::ops::Range;
 use std::rc::Rc;
 
 use crate::config::{Backend, Config, TokenSource};
@@ -18,6 +19,36 @@ use crate::verify::signature::{Portable, SignatureBackend};
 use crate::verify::{self, token, TokenError};
 
 pub use crate::verified::TokenCache;
+
+/// The names and values of a header block as text. Every name and value in
+/// the block ends in a NUL, which no multi-byte character contains, so when
+/// all of them together are UTF-8 each one is too: one vector pass checks
+/// them all. A block with bytes that are not UTF-8 somewhere is checked name
+/// by name and value by value.
+struct BlockText<'a> {
+    block: &'a [u8],
+    /// Everything from the first name on, when it is all UTF-8.
+    whole: Option<(usize, &'a str)>,
+}
+
+impl<'a> BlockText<'a> {
+    fn of(block: &'a [u8], spans: &[PairSpan]) -> BlockText<'a> {
+        let whole = spans.first().and_then(|first| {
+            let start = first.name.start;
+            let text = simdutf8::basic::from_utf8(block.get(start..)?).ok()?;
+            Some((start, text))
+        });
+        BlockText { block, whole }
+    }
+
+    /// The text of `span`; `None` when it is not UTF-8 (or not in the block).
+    fn decode(&self, span: &Range<usize>) -> Option<&'a str> {
+        let known = self.whole.and_then(|(start, text)| {
+            text.get(span.start.checked_sub(start)?..span.end.checked_sub(start)?)
+        });
+        known.or_else(|| simdutf8::basic::from_utf8(self.block.get(span.clone())?).ok())
+    }
+}
 
 /// The parts of a request the decision needs.
 #[derive(Debug, Clone, Default)]
@@ -41,18 +72,18 @@ impl<'a> RequestHead<'a> {
             headers: Vec::with_capacity(spans.len()),
             ..RequestHead::default()
         };
+        let text = BlockText::of(block, spans);
         for PairSpan { name, value } in spans {
-            let Ok(name) = std::str::from_utf8(&block[name.clone()]) else {
+            let Some(name) = text.decode(name) else {
                 continue;
             };
-            // Values hold the token: checked with vector instructions.
-            match (name, simdutf8::basic::from_utf8(&block[value.clone()])) {
-                (":method", Ok(value)) => head.method = value,
-                (":path", Ok(value)) => head.target = value,
-                (":method" | ":path", Err(_)) => head.undecodable.push(name),
+            match (name, text.decode(value)) {
+                (":method", Some(value)) => head.method = value,
+                (":path", Some(value)) => head.target = value,
+                (":method" | ":path", None) => head.undecodable.push(name),
                 (pseudo, _) if pseudo.starts_with(':') => {}
-                (_, Ok(value)) => head.headers.push((name, value)),
-                (_, Err(_)) => head.undecodable.push(name),
+                (_, Some(value)) => head.headers.push((name, value)),
+                (_, None) => head.undecodable.push(name),
             }
         }
         head
