@@ -388,9 +388,12 @@ fn token_query<'a>(config: &Config, target: &'a str) -> Vec<(Cow<'a, str>, Cow<'
         .token_sources
         .iter()
         .any(|source| matches!(source, TokenSource::Query { .. }));
+    if !wanted {
+        return Vec::new();
+    }
     match target.split_once('?') {
-        Some((_, query)) if wanted => form_urlencoded::parse(query.as_bytes()).collect(),
-        _ => Vec::new(),
+        Some((_, query)) => form_urlencoded::parse(query.as_bytes()).collect(),
+        None => Vec::new(),
     }
 }
 
