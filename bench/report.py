@@ -176,8 +176,7 @@ def targets_table(figures):
         )
     rows += [
         "",
-        "The most the warm path can reach while it makes tenantgate's warm host calls: f_calls, the floor "
-        "making them and doing nothing else, reaches "
+        "f_calls, the floor making tenantgate's warm host calls with only the work they need, reaches "
         f"{fmt(figures.get('warm_host_calls_vs_wasm_floor'), 3)} / {fmt(by_cpu.get('warm_host_calls_vs_wasm_floor'), 3)} "
         "of f and "
         f"{fmt(figures.get('warm_host_calls_vs_jwt_authn_cached'), 3)} / "
@@ -306,7 +305,8 @@ def markdown(context, labels, medians, forged_results, probe, memory, figures, t
         "## Warm path: where the time goes",
         "",
         f"- Envoy CPU per request of d minus f (tenantgate's warm path over the floor): "
-        f"{fmt(figures['warm_extra_over_floor_us'], 1)} µs, of which the host calls (f_calls minus f) "
+        f"{fmt(figures['warm_extra_over_floor_us'], 1)} µs, of which the host calls and the work they need "
+        "(f_calls minus f) "
         f"{fmt(figures['warm_host_calls_over_floor_us'], 1)} µs and tenantgate's own work (d minus f_calls) "
         f"{fmt(figures['warm_filter_work_us'], 1)} µs",
         f"- the callbacks tenantgate's build leaves out, on the floor (f_sdk minus f): "

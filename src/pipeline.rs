@@ -8,7 +8,7 @@ use std::rc::Rc;
 
 use crate::config::{Backend, Config, TokenSource};
 use crate::extract::{check_token_syntax, locate, Credentials, Extracted};
-use crate::header_pairs::PairSpan;
+use crate::header_pairs::{pair_spans, MalformedHeaderMap, PairSpan};
 use crate::keys::KeySet;
 use crate::reply::Refusal;
 use crate::rewrite::{self, body_check, BodyCheck, TENANT_HEADERS};
@@ -20,11 +20,13 @@ use crate::verify::{self, token, TokenError};
 
 pub use crate::verified::TokenCache;
 
-/// The names and values of a header block as text. Every name and value in
-/// the block ends in a NUL, which no multi-byte character contains, so when
-/// all of them together are UTF-8 each one is too: one vector pass checks
-/// them all. A block with bytes that are not UTF-8 somewhere is checked name
-/// by name and value by value.
+/// The names and values of a header block as text. A part of UTF-8 text
+/// that starts and ends at character boundaries is UTF-8 itself, so when
+/// everything from the first name on is UTF-8 (one vector pass) each name
+/// and value is taken from it after a boundary check; in a host's block
+/// every one ends in a NUL, which no multi-byte character contains, so the
+/// check holds. A part that fails it, and every part of a block with bytes
+/// that are not UTF-8 somewhere, is checked on its own.
 struct BlockText<'a> {
     block: &'a [u8],
     /// Everything from the first name on, when it is all UTF-8.
@@ -64,16 +66,17 @@ pub struct RequestHead<'a> {
 
 impl<'a> RequestHead<'a> {
     /// The head of a request whose header map is `block`, laid out as a
-    /// proxy-wasm host writes it, with `spans` from [`crate::header_pairs::pair_spans`]. A value
+    /// proxy-wasm host writes it (see [`crate::header_pairs`]). A value
     /// that is not UTF-8 leaves only its name (in `undecodable`); a name
     /// that is not UTF-8 cannot be one the filter reads and is skipped.
-    pub fn from_header_block(block: &'a [u8], spans: &[PairSpan]) -> RequestHead<'a> {
+    pub fn from_header_block(block: &'a [u8]) -> Result<RequestHead<'a>, MalformedHeaderMap> {
+        let spans = pair_spans(block)?;
         let mut head = RequestHead {
             headers: Vec::with_capacity(spans.len()),
             ..RequestHead::default()
         };
-        let text = BlockText::of(block, spans);
-        for PairSpan { name, value } in spans {
+        let text = BlockText::of(block, &spans);
+        for PairSpan { name, value } in &spans {
             let Some(name) = text.decode(name) else {
                 continue;
             };
@@ -86,7 +89,7 @@ impl<'a> RequestHead<'a> {
                 (_, None) => head.undecodable.push(name),
             }
         }
-        head
+        Ok(head)
     }
 
     /// Whether the request has a header of this (lower-case) name, readable
@@ -414,4 +417,33 @@ pub fn check_body(config: &Config, check: &BodyCheck, body: &[u8]) -> Result<(),
         return Err(Refusal::Request(rewrite::RewriteError::BodyTooLarge));
     }
     rewrite::check_body(check, body).map_err(Refusal::Request)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::header_pairs::write_block;
+
+    /// A request's block with a token-length value: all of it is read in
+    /// the one pass, but for a block with a byte that is not UTF-8.
+    #[test]
+    fn a_text_block_is_checked_in_one_pass() {
+        let token = "Bearer ".to_string() + &"a".repeat(800);
+        let mut pairs: Vec<(&[u8], &[u8])> = vec![
+            (b":path", "/api/v1/query?query=\u{e9}".as_bytes()),
+            (b"authorization", token.as_bytes()),
+        ];
+        let block = write_block(&pairs);
+        let spans = pair_spans(&block).unwrap();
+        let text = BlockText::of(&block, &spans);
+        assert!(text.whole.is_some());
+        assert_eq!(text.decode(&spans[1].value), Some(token.as_str()));
+        pairs.push((b"user-agent", b"\xff"));
+        let block = write_block(&pairs);
+        let spans = pair_spans(&block).unwrap();
+        let text = BlockText::of(&block, &spans);
+        assert!(text.whole.is_none());
+        assert_eq!(text.decode(&spans[1].value), Some(token.as_str()));
+        assert_eq!(text.decode(&spans[2].value), None);
+    }
 }

@@ -16,7 +16,9 @@ counted for its own function), runs it under `valgrind --tool=callgrind
 --dump-instr=yes` for N and 3N requests with make bench's configuration and
 one demo token (the warm path: a token cache hit), and counts what the 2N
 requests more executed: an instruction counts when it ran at least once per
-request. The loop itself (the profile's `main`) is left out.
+request. The loop itself (the profile's `main`) is left out; the filter's
+work is in `request_loop::handle` (the decision, which the profile crate
+compiles for its key store, inlined there) and the functions it calls.
 """
 
 import argparse

@@ -19,7 +19,6 @@ use super::key_store::HostKeyStore;
 use super::log;
 use super::phase_timing::{self, Timed};
 use super::root::{Shared, Waiter};
-use crate::header_pairs::{pair_spans, PairSpan};
 use crate::pipeline::{check_body, decide, Decision, Forward, RequestHead};
 use crate::reply::Refusal;
 use crate::rewrite::{BodyCheck, RewriteError};
@@ -38,10 +37,8 @@ pub enum Phase {
 #[derive(Debug)]
 pub struct StreamState {
     pub phase: Phase,
-    /// The request's header map as the host handed it over, and where
-    /// each pair is in it.
+    /// The request's header map as the host handed it over.
     header_block: Vec<u8>,
-    header_spans: Vec<PairSpan>,
     body_complete: bool,
     body_size: usize,
     /// How the held body is checked once complete.
@@ -62,7 +59,6 @@ impl StreamState {
         StreamState {
             phase: Phase::Headers,
             header_block: Vec::new(),
-            header_spans: Vec::new(),
             body_complete: false,
             body_size: 0,
             body_check: BodyCheck::None,
@@ -70,15 +66,14 @@ impl StreamState {
     }
 
     fn read_headers(&mut self, end_of_stream: bool) {
-        // A header map that cannot be read leaves the request without
-        // credentials, which is refused.
         self.header_block = header_map::request_header_block();
-        self.header_spans = pair_spans(&self.header_block).unwrap_or_default();
         self.body_complete = end_of_stream;
     }
 
+    /// A header map that cannot be read leaves the request without
+    /// credentials, which is refused.
     fn head(&self) -> RequestHead<'_> {
-        RequestHead::from_header_block(&self.header_block, &self.header_spans)
+        RequestHead::from_header_block(&self.header_block).unwrap_or_default()
     }
 }
 
