@@ -45,11 +45,12 @@ pub fn pair_spans(block: &[u8]) -> Result<Vec<PairSpan>, MalformedHeaderMap> {
 /// The block a host writes for `pairs` (the tests and the bench build
 /// requests with it).
 pub fn write_block(pairs: &[(&[u8], &[u8])]) -> Vec<u8> {
+    let length = |len: usize| u32::try_from(len).unwrap_or(u32::MAX).to_le_bytes();
     let mut out = Vec::new();
-    out.extend(u32::try_from(pairs.len()).unwrap_or(u32::MAX).to_le_bytes());
+    out.extend(length(pairs.len()));
     for (name, value) in pairs {
-        out.extend(u32::try_from(name.len()).unwrap_or(u32::MAX).to_le_bytes());
-        out.extend(u32::try_from(value.len()).unwrap_or(u32::MAX).to_le_bytes());
+        out.extend(length(name.len()));
+        out.extend(length(value.len()));
     }
     for (name, value) in pairs {
         out.extend(*name);
