@@ -29,7 +29,7 @@ WASM_FEATURES_BASE := --enable-bulk-memory --enable-sign-ext --enable-mutable-gl
 	--enable-nontrapping-float-to-int --enable-multivalue --enable-reference-types
 WASM_OPT_FLAGS := -Oz --strip-debug --strip-producers $(WASM_FEATURES_BASE) --enable-simd
 
-.PHONY: help build build-nosimd run demo-token token-table test lint unit unit-wasm crypto-long e2e bench bench-filters deps-rust deps-python deps-vm deps-oci deps-node deps-bench size oci push clean
+.PHONY: help build build-nosimd run demo-token token-table test lint unit unit-wasm crypto-long e2e bench bench-filters deps-rust deps-binaryen deps-python deps-vm deps-oci deps-node deps-bench size oci push clean
 
 help:
 	@echo "make run          start Envoy + tenantgate, VictoriaMetrics and a demo identity provider"
@@ -53,30 +53,30 @@ $(VENV)/.installed: tests/requirements.txt
 
 deps-python: $(VENV)/.installed
 
+# wasm-opt: the release .wasm is size-optimised (and checked) with it.
+deps-binaryen:
+	@command -v wasm-opt >/dev/null || { $(SUDO) apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q binaryen; }
+
 deps-vm:
 	@command -v victoria-metrics >/dev/null || { $(SUDO) apt-get update -q && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q victoria-metrics; }
 
-build: deps-rust
+build: deps-rust deps-binaryen
 	cargo build --release --target $(WASM_TARGET)
 	@$(call release,target/$(WASM_TARGET)/release/tenantgate.wasm,$(WASM))
 
 # RUSTFLAGS replaces the simd128 flag of .cargo/config.toml; its own target
 # folder keeps the two builds from rebuilding each other.
-build-nosimd: deps-rust
+build-nosimd: deps-rust deps-binaryen
 	RUSTFLAGS="-C target-feature=-simd128" CARGO_TARGET_DIR=target/nosimd \
 		cargo build --release --target $(WASM_TARGET)
 	@$(call release,target/nosimd/$(WASM_TARGET)/release/tenantgate.wasm,$(WASM_NOSIMD))
 
-# $(call optimise,BUILT,OUT): wasm-opt when installed, else a plain copy.
+# $(call optimise,BUILT,OUT): size-optimised by wasm-opt (deps-binaryen).
 define optimise
 	mkdir -p dist; \
-	if command -v wasm-opt >/dev/null; then \
-		wasm-opt $(WASM_OPT_FLAGS) $(1) -o $(2); \
-	else \
-		echo "wasm-opt not found (Debian package binaryen): $(2) is not size-optimised"; \
-		cp $(1) $(2); \
-	fi; \
+	wasm-opt $(WASM_OPT_FLAGS) $(1) -o $(2); \
 	echo "built $(2) ($$(stat -c %s $(2)) bytes)"
 endef
 
@@ -94,7 +94,6 @@ deps-oci:
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q skopeo docker-registry; }
 
 size: build build-nosimd
-	@command -v wasm-opt >/dev/null || { echo "make size needs wasm-opt (Debian package binaryen)" >&2; exit 1; }
 	@for wasm in $(WASM) $(WASM_NOSIMD); do \
 		bytes=$$(stat -c %s $$wasm); \
 		echo "$$wasm: $$bytes bytes ($$(( (bytes + 1023) / 1024 )) KiB; limit $$(( $(WASM_SIZE_LIMIT) / 1024 )) KiB)"; \
@@ -176,7 +175,7 @@ deps-bench:
 # profile, in their own target directory; and tenantgate built to time its
 # own phases (feature phase-timing). The floor and the probe are trimmed as
 # tenantgate is; floor-sdk.wasm is the floor with every SDK callback.
-bench-filters: deps-rust
+bench-filters: deps-rust deps-binaryen
 	@mkdir -p $(BENCH_DIST)
 	CARGO_TARGET_DIR=target/timed cargo build --quiet --release --target $(WASM_TARGET) --features phase-timing
 	@$(call release,target/timed/$(WASM_TARGET)/release/tenantgate.wasm,$(BENCH_DIST)/tenantgate-timed.wasm)
