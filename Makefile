@@ -29,7 +29,7 @@ WASM_FEATURES_BASE := --enable-bulk-memory --enable-sign-ext --enable-mutable-gl
 	--enable-nontrapping-float-to-int --enable-multivalue --enable-reference-types
 WASM_OPT_FLAGS := -Oz --strip-debug --strip-producers $(WASM_FEATURES_BASE) --enable-simd
 
-.PHONY: help build build-nosimd run demo-token token-table test lint unit unit-wasm crypto-long e2e bench bench-filters deps-rust deps-binaryen deps-python deps-vm deps-oci deps-node deps-bench size oci push clean
+.PHONY: help build build-nosimd run demo-token token-table test lint unit unit-wasm crypto-long e2e bench bench-instructions bench-filters deps-rust deps-binaryen deps-python deps-vm deps-oci deps-node deps-bench deps-valgrind size oci push clean
 
 help:
 	@echo "make run          start Envoy + tenantgate, VictoriaMetrics and a demo identity provider"
@@ -39,6 +39,7 @@ help:
 	@echo "make build-nosimd build $(WASM_NOSIMD), for proxy-wasm hosts without wasm SIMD"
 	@echo "make size         print the sizes of both builds and check them against the 600 KiB limit"
 	@echo "make bench        throughput and latency against jwt_authn and a wasm floor (BENCH_ROUNDS=5 BENCH_SECONDS=5)"
+	@echo "make bench-instructions  instructions per request in Envoy, counted under callgrind (about 5 minutes)"
 	@echo "make oci          write the OCI image of the filter to $(OCI_DIR); make push REGISTRY=... pushes it"
 
 deps-rust:
@@ -188,6 +189,14 @@ bench-filters: deps-rust deps-binaryen
 	@$(call release,target/bench/$(WASM_TARGET)/release/tenantgate_bench_probe.wasm,$(BENCH_DIST)/probe.wasm)
 
 # A benchmark, not a test: about 9 minutes with the defaults.
+deps-valgrind:
+	@command -v valgrind >/dev/null || { $(SUDO) apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q valgrind; }
+
+# Instructions per request in Envoy under callgrind: counted, not timed.
+bench-instructions: build bench-filters deps-python deps-valgrind
+	$(PYTHON) bench/instructions.py
+
 bench: build bench-filters deps-python deps-bench
 	$(PYTHON) bench/run.py --rounds $(BENCH_ROUNDS) --seconds $(BENCH_SECONDS)
 
