@@ -4,7 +4,7 @@
 use proptest::prelude::*;
 
 use tenantgate::config::Backend;
-use tenantgate::rewrite::query::enforcement_arguments;
+use tenantgate::rewrite::query::{append_query, enforcement_arguments, is_enforcement_key};
 use tenantgate::rewrite::{rewritten_path, route};
 use tenantgate::tenancy::Enforcement;
 
@@ -35,6 +35,20 @@ fn query() -> impl Strategy<Value = String> {
             .collect::<Vec<_>>()
             .join("&")
     })
+}
+
+/// A query as a client may write it: pairs with no, one or more `=`,
+/// empty pairs, bytes encoded as they are and bytes that are not, valid,
+/// lower-case, invalid and cut-off escapes, `+`, multibyte characters.
+fn raw_query() -> impl Strategy<Value = String> {
+    let part = prop_oneof![
+        2 => "[a-zA-Z0-9*._-]{0,5}",
+        // As many bytes encoded as they are as bytes that are not.
+        3 => "[ab01*._~+;/:\\[\"\u{e9}\u{20ac}-]{1,5}",
+        2 => "([a-zA-Z0-9+]|%[0-9a-fA-F]{2}|%[0-9a-fA-F]?){1,5}",
+    ];
+    let pair = prop::collection::vec(part, 1..4).prop_map(|parts| parts.join("="));
+    prop::collection::vec(pair, 0..6).prop_map(|pairs| pairs.join("&"))
 }
 
 fn enforcement() -> Enforcement {
@@ -68,6 +82,32 @@ proptest! {
             prop_assert_eq!(labels, vec!["tenant=team-a".to_string()]);
             prop_assert_eq!(filters, vec!["{env=\"prod\"}".to_string()]);
         }
+    }
+
+    /// Pairs copied as they are and pairs decoded and encoded again give
+    /// the query a form serializer writes from the decoded arguments, byte
+    /// for byte.
+    #[test]
+    fn the_query_is_the_form_encoding_of_the_kept_arguments(
+        query in raw_query(),
+        token_param in prop_oneof![Just(None), Just(Some("token")), Just(Some("a.b"))],
+        arguments in prop_oneof![Just(""), Just("extra_label=t%3Da")],
+    ) {
+        let mut rewritten = String::from("/p");
+        append_query(&mut rewritten, Some(&query), arguments, token_param);
+        let mut reference = form_urlencoded::Serializer::new(String::new());
+        for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+            if !is_enforcement_key(&key) && token_param != Some(key.as_ref()) {
+                reference.append_pair(&key, &value);
+            }
+        }
+        let mut expected = reference.finish();
+        if !expected.is_empty() && !arguments.is_empty() {
+            expected.push('&');
+        }
+        expected.push_str(arguments);
+        let expected = if expected.is_empty() { "/p".to_string() } else { format!("/p?{expected}") };
+        prop_assert_eq!(rewritten, expected);
     }
 }
 

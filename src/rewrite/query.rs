@@ -30,19 +30,57 @@ pub fn append_query(
     let path_end = out.len();
     out.push('?');
     let query_start = out.len();
-    let mut serializer = form_urlencoded::Serializer::for_suffix(std::mem::take(out), query_start);
-    for (key, value) in form_urlencoded::parse(query.as_bytes()) {
-        if !is_enforcement_key(&key) && token_param != Some(key.as_ref()) {
-            serializer.append_pair(&key, &value);
+    let kept = |key: &str| !is_enforcement_key(key) && token_param != Some(key);
+    // The pairs `form_urlencoded::parse` reads: split at `&`, none empty.
+    for pair in query.split('&').filter(|pair| !pair.is_empty()) {
+        if let Some(key) = encoded_as_is(pair) {
+            if kept(key) {
+                separate(out, query_start);
+                out.push_str(pair);
+            }
+            continue;
+        }
+        for (key, value) in form_urlencoded::parse(pair.as_bytes()) {
+            if kept(&key) {
+                separate(out, query_start);
+                out.extend(form_urlencoded::byte_serialize(key.as_bytes()));
+                out.push('=');
+                out.extend(form_urlencoded::byte_serialize(value.as_bytes()));
+            }
         }
     }
-    *out = serializer.finish();
-    if out.len() > query_start && !arguments.is_empty() {
-        out.push('&');
+    if !arguments.is_empty() {
+        separate(out, query_start);
     }
     out.push_str(arguments);
     if out.len() == query_start {
         out.truncate(path_end);
+    }
+}
+
+/// Bytes a pair reads as and is written with again: those form encoding
+/// writes as they are (`form_urlencoded::byte_serialize`), and `+`, which
+/// reads as a space, written as `+`.
+const SAME_AFTER_REENCODING: [bool; 256] =
+    byte_table!(|b| b.is_ascii_alphanumeric() || matches!(b, b'*' | b'-' | b'.' | b'_' | b'+'));
+
+/// The key of `key=value` when decoding and encoding the pair again gives
+/// the same bytes: one `=` and otherwise only such bytes (no `%`). Such a
+/// pair is copied; any other is decoded and encoded, so either way the
+/// backend reads what was checked.
+fn encoded_as_is(pair: &str) -> Option<&str> {
+    let (key, value) = pair.split_once('=')?;
+    let same = |text: &str| {
+        text.bytes()
+            .all(|byte| SAME_AFTER_REENCODING[usize::from(byte)])
+    };
+    (same(key) && same(value)).then_some(key)
+}
+
+/// `&` before every argument but the first.
+fn separate(out: &mut String, query_start: usize) {
+    if out.len() > query_start {
+        out.push('&');
     }
 }
 
