@@ -20,26 +20,86 @@ pub struct MalformedHeaderMap;
 /// The spans of every pair in `block`, in the host's order. An empty block
 /// is an empty map.
 pub fn pair_spans(block: &[u8]) -> Result<Vec<PairSpan>, MalformedHeaderMap> {
-    if block.is_empty() {
-        return Ok(Vec::new());
+    Pairs::of(block)?.collect()
+}
+
+/// The pairs of a block one by one, each checked as it is read, so that a
+/// reader needs no list of spans: the last item is an error when anything
+/// in the block is out of place, the layout's end included.
+pub struct Pairs<'a> {
+    block: &'a [u8],
+    count: usize,
+    index: usize,
+    /// Where the next name starts.
+    at: usize,
+    failed: bool,
+}
+
+impl<'a> Pairs<'a> {
+    /// The pairs of `block`; refused when its count does not fit in it.
+    pub fn of(block: &'a [u8]) -> Result<Pairs<'a>, MalformedHeaderMap> {
+        if block.is_empty() {
+            return Ok(Pairs {
+                block,
+                count: 0,
+                index: 0,
+                at: 0,
+                failed: false,
+            });
+        }
+        let count = read_u32(block, 0)?;
+        let names_start = count
+            .checked_mul(8)
+            .and_then(|bytes| bytes.checked_add(4))
+            .filter(|&end| end <= block.len())
+            .ok_or(MalformedHeaderMap)?;
+        Ok(Pairs {
+            block,
+            count,
+            index: 0,
+            at: names_start,
+            failed: false,
+        })
     }
-    let count = read_u32(block, 0)?;
-    let lengths_end = count
-        .checked_mul(8)
-        .and_then(|bytes| bytes.checked_add(4))
-        .filter(|&end| end <= block.len())
-        .ok_or(MalformedHeaderMap)?;
-    let mut spans = Vec::with_capacity(count);
-    let mut at = lengths_end;
-    for index in 0..count {
-        let name = take(block, &mut at, read_u32(block, 4 + 8 * index)?)?;
-        let value = take(block, &mut at, read_u32(block, 8 + 8 * index)?)?;
-        spans.push(PairSpan { name, value });
+
+    /// How many pairs the block says it holds (at most one per 8 bytes).
+    pub fn pair_count(&self) -> usize {
+        self.count
     }
-    if at != block.len() {
-        return Err(MalformedHeaderMap);
+
+    /// Where the first name starts: the names and values follow the
+    /// lengths.
+    pub fn names_start(&self) -> usize {
+        self.block.len().min(4 + 8 * self.count)
     }
-    Ok(spans)
+
+    fn next_pair(&mut self) -> Result<PairSpan, MalformedHeaderMap> {
+        let lengths = 4 + 8 * self.index;
+        let name = take(self.block, &mut self.at, read_u32(self.block, lengths)?)?;
+        let value = take(self.block, &mut self.at, read_u32(self.block, lengths + 4)?)?;
+        Ok(PairSpan { name, value })
+    }
+}
+
+impl Iterator for Pairs<'_> {
+    type Item = Result<PairSpan, MalformedHeaderMap>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        let item = if self.index < self.count {
+            let pair = self.next_pair();
+            self.index += 1;
+            pair
+        } else if self.at != self.block.len() {
+            Err(MalformedHeaderMap)
+        } else {
+            return None;
+        };
+        self.failed = item.is_err();
+        Some(item)
+    }
 }
 
 /// The block a host writes for `pairs` (the tests and the bench build
@@ -101,6 +161,21 @@ mod tests {
         assert_eq!(read(&write_block(&pairs)), pairs);
         assert_eq!(read(&write_block(&[])), Vec::<(&[u8], &[u8])>::new());
         assert_eq!(pair_spans(&[]), Ok(Vec::new()));
+    }
+
+    /// A reader sees the good pairs, then one error for what follows
+    /// them out of place, then nothing.
+    #[test]
+    fn pairs_end_in_one_error_when_the_block_does_not_end_where_they_do() {
+        let mut block = write_block(&[(b"a", b"bc"), (b"d", b"")]);
+        block.push(b'x');
+        let mut pairs = Pairs::of(&block).unwrap();
+        assert_eq!(pairs.pair_count(), 2);
+        assert_eq!(&block[pairs.names_start()..pairs.names_start() + 1], b"a");
+        assert!(pairs.next().is_some_and(|pair| pair.is_ok()));
+        assert!(pairs.next().is_some_and(|pair| pair.is_ok()));
+        assert_eq!(pairs.next(), Some(Err(MalformedHeaderMap)));
+        assert_eq!(pairs.next(), None);
     }
 
     #[test]

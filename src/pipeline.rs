@@ -8,7 +8,7 @@ use std::rc::Rc;
 
 use crate::config::{Backend, Config, TokenSource};
 use crate::extract::{check_token_syntax, locate, Credentials, Extracted};
-use crate::header_pairs::{pair_spans, MalformedHeaderMap, PairSpan};
+use crate::header_pairs::{MalformedHeaderMap, PairSpan, Pairs};
 use crate::keys::KeySet;
 use crate::reply::Refusal;
 use crate::rewrite::{self, body_check, BodyCheck, TENANT_HEADERS};
@@ -34,12 +34,12 @@ struct BlockText<'a> {
 }
 
 impl<'a> BlockText<'a> {
-    fn of(block: &'a [u8], spans: &[PairSpan]) -> BlockText<'a> {
-        let whole = spans.first().and_then(|first| {
-            let start = first.name.start;
-            let text = simdutf8::basic::from_utf8(block.get(start..)?).ok()?;
-            Some((start, text))
-        });
+    /// `names_start`: where the block's first name starts.
+    fn of(block: &'a [u8], names_start: usize) -> BlockText<'a> {
+        let whole = block
+            .get(names_start..)
+            .and_then(|text| simdutf8::basic::from_utf8(text).ok())
+            .map(|text| (names_start, text));
         BlockText { block, whole }
     }
 
@@ -70,17 +70,18 @@ impl<'a> RequestHead<'a> {
     /// that is not UTF-8 leaves only its name (in `undecodable`); a name
     /// that is not UTF-8 cannot be one the filter reads and is skipped.
     pub fn from_header_block(block: &'a [u8]) -> Result<RequestHead<'a>, MalformedHeaderMap> {
-        let spans = pair_spans(block)?;
+        let pairs = Pairs::of(block)?;
         let mut head = RequestHead {
-            headers: Vec::with_capacity(spans.len()),
+            headers: Vec::with_capacity(pairs.pair_count()),
             ..RequestHead::default()
         };
-        let text = BlockText::of(block, &spans);
-        for PairSpan { name, value } in &spans {
-            let Some(name) = text.decode(name) else {
+        let text = BlockText::of(block, pairs.names_start());
+        for pair in pairs {
+            let PairSpan { name, value } = pair?;
+            let Some(name) = text.decode(&name) else {
                 continue;
             };
-            match (name, text.decode(value)) {
+            match (name, text.decode(&value)) {
                 (":method", Some(value)) => head.method = value,
                 (":path", Some(value)) => head.target = value,
                 (":method" | ":path", None) => head.undecodable.push(name),
@@ -422,7 +423,7 @@ pub fn check_body(config: &Config, check: &BodyCheck, body: &[u8]) -> Result<(),
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::header_pairs::write_block;
+    use crate::header_pairs::{pair_spans, write_block};
 
     /// A request's block with a token-length value: all of it is read in
     /// the one pass, but for a block with a byte that is not UTF-8.
@@ -435,13 +436,13 @@ mod tests {
         ];
         let block = write_block(&pairs);
         let spans = pair_spans(&block).unwrap();
-        let text = BlockText::of(&block, &spans);
+        let text = BlockText::of(&block, spans[0].name.start);
         assert!(text.whole.is_some());
         assert_eq!(text.decode(&spans[1].value), Some(token.as_str()));
         pairs.push((b"user-agent", b"\xff"));
         let block = write_block(&pairs);
         let spans = pair_spans(&block).unwrap();
-        let text = BlockText::of(&block, &spans);
+        let text = BlockText::of(&block, spans[0].name.start);
         assert!(text.whole.is_none());
         assert_eq!(text.decode(&spans[1].value), Some(token.as_str()));
         assert_eq!(text.decode(&spans[2].value), None);
