@@ -230,45 +230,51 @@ fn decide_inner(
 
     let mut forward = Forward {
         path: String::new(),
-        remove_headers: removals(config),
+        remove_headers: Vec::new(),
         set_headers: Vec::new(),
         add_headers: Vec::new(),
         body_check,
     };
+    for name in TENANT_HEADERS {
+        remove_carried(&mut forward, head, name);
+    }
     if !config.forward_authorization {
-        forward.remove_headers.push("authorization".into());
+        remove_carried(&mut forward, head, "authorization");
         match extracted.source {
-            TokenSource::Header { name, .. } => {
-                forward.remove_headers.push(Cow::Owned(name.clone()))
-            }
+            TokenSource::Header { name, .. } => remove_carried_configured(&mut forward, head, name),
             TokenSource::Query { name } => route.token_param = Some(name),
             TokenSource::Cookie { name } => match cookies_without(&head.values("cookie"), name) {
                 Some(rest) => forward.set_headers.push(("cookie".into(), rest)),
-                None => forward.remove_headers.push("cookie".into()),
+                None => remove_carried(&mut forward, head, "cookie"),
             },
             TokenSource::AuthorizationBearer | TokenSource::BasicPassword => {}
         }
     }
     tenant_headers(&mut forward, &enforced.enforcement);
-    identity_headers(&mut forward, config, &verified);
+    identity_headers(&mut forward, head, config, &verified);
     forward.path = rewrite::rewritten_path(
         &route,
         &enforced.enforcement,
         &enforced.query_arguments,
         backend,
     );
-    // Each removal is a call into the proxy; a header the request does not
-    // carry needs none.
-    forward.remove_headers.retain(|name| head.carries(name));
     Ok(Decision::Forward(forward))
 }
 
-/// The client's tenancy headers, with room for the token's header and the
-/// identity headers added after them.
-fn removals(config: &Config) -> Vec<Cow<'static, str>> {
-    let mut names = Vec::with_capacity(TENANT_HEADERS.len() + 2 + config.identity_headers.len());
-    names.extend(TENANT_HEADERS.map(Cow::Borrowed));
-    names
+/// Puts `name` on the remove list when the request carries it: each
+/// removal is a call into the proxy, and a header the request does not
+/// carry needs none.
+fn remove_carried(forward: &mut Forward, head: &RequestHead<'_>, name: &'static str) {
+    if head.carries(name) {
+        forward.remove_headers.push(Cow::Borrowed(name));
+    }
+}
+
+/// [`remove_carried`] for a header named in the configuration.
+fn remove_carried_configured(forward: &mut Forward, head: &RequestHead<'_>, name: &str) {
+    if head.carries(name) {
+        forward.remove_headers.push(Cow::Owned(name.to_string()));
+    }
 }
 
 /// The tenant the client named. A Basic auth user name names a tenant as
@@ -288,7 +294,7 @@ fn requested_tenant<'e>(extracted: &'e Extracted<'_>, backend: &Backend) -> Opti
 }
 
 /// `X-Scope-OrgID` and `X-Prom-Label-Policy` for the header backend (the
-/// client's copies are already on the remove list).
+/// client's copies are already on the remove list, when it sent any).
 fn tenant_headers(forward: &mut Forward, enforcement: &Enforcement) {
     if let Some(org_id) = &enforcement.org_id {
         forward
@@ -304,12 +310,15 @@ fn tenant_headers(forward: &mut Forward, enforcement: &Enforcement) {
 
 /// Configured claims as headers; every client copy is removed, also when
 /// the token lacks the claim or its value cannot be sent.
-fn identity_headers(forward: &mut Forward, config: &Config, verified: &VerifiedToken) {
+fn identity_headers(
+    forward: &mut Forward,
+    head: &RequestHead<'_>,
+    config: &Config,
+    verified: &VerifiedToken,
+) {
     let values = verified.identity_values(config);
     for (identity, value) in config.identity_headers.iter().zip(values) {
-        forward
-            .remove_headers
-            .push(Cow::Owned(identity.header.clone()));
+        remove_carried_configured(forward, head, &identity.header);
         if let Some(value) = value {
             forward
                 .set_headers
