@@ -123,6 +123,28 @@ def send(port, headers, count):
         connection.close()
 
 
+def check_filters_run(ports, log_path):
+    """Every tenantgate listener must refuse a request without a token.
+    Under valgrind a worker may fail to create a VM (each VM reserves
+    address space for its memory), and Envoy then skips the filter on that
+    worker whatever `fail_open` says: such a listener would measure no
+    filter at all."""
+    for listener, port in ports.items():
+        if not listener.startswith("d"):
+            continue
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        try:
+            connection.request("GET", run.REQUEST_PATH)
+            status = connection.getresponse().status
+        finally:
+            connection.close()
+        if status != 401:
+            sys.exit(
+                f"bench-instructions: listener {listener} answered {status} to a request without a token, "
+                f"not 401: its filter does not run (fewer --other-wasm builds may fit); see {log_path}"
+            )
+
+
 def callgrind_control(*argv):
     subprocess.run(["callgrind_control", *argv], check=True, capture_output=True)
 
@@ -340,6 +362,7 @@ def main(argv=None):
         measured += [(f"d_{alg}", "d", alg) for alg in run.ALGS]
         for name, _ in others(args):
             measured += [(f"d_{alg}_{name}", f"d_{name}", alg) for alg in run.ALGS]
+        check_filters_run(ports, log_path)
         envoy_ranges = mapped_ranges(envoy.pid, ENVOY_OBJECT_SUFFIX)
         if not envoy_ranges:
             sys.exit("bench-instructions: Envoy's binary is not in its address map")
