@@ -56,7 +56,10 @@ STARTUP_TIMEOUT_S = 1200
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=1000, help="measured requests per scenario and round")
-    parser.add_argument("--warmup", type=int, default=200, help="requests before each measurement")
+    parser.add_argument(
+        "--warmup", type=int, default=1000,
+        help="requests before each measurement, so that V8 has compiled the hot code with its optimizing tier",
+    )
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--tenantgate-wasm", type=Path, default=REPO_ROOT / "dist/tenantgate.wasm")
     parser.add_argument("--floor-wasm", type=Path, default=REPO_ROOT / "dist/bench/floor.wasm")

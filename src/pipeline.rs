@@ -44,6 +44,7 @@ impl<'a> BlockText<'a> {
     }
 
     /// The text of `span`; `None` when it is not UTF-8 (or not in the block).
+    #[inline]
     fn decode(&self, span: &Range<usize>) -> Option<&'a str> {
         let known = self.whole.and_then(|(start, text)| {
             text.get(span.start.checked_sub(start)?..span.end.checked_sub(start)?)
