@@ -39,7 +39,7 @@ help:
 	@echo "make build-nosimd build $(WASM_NOSIMD), for proxy-wasm hosts without wasm SIMD"
 	@echo "make size         print the sizes of both builds and check them against the 600 KiB limit"
 	@echo "make bench        throughput and latency against jwt_authn and a wasm floor (BENCH_ROUNDS=5 BENCH_SECONDS=5)"
-	@echo "make bench-instructions  instructions per request in Envoy, counted under callgrind (about 5 minutes)"
+	@echo "make bench-instructions  instructions per request in Envoy, counted under callgrind (about 6 minutes)"
 	@echo "make oci          write the OCI image of the filter to $(OCI_DIR); make push REGISTRY=... pushes it"
 
 deps-rust:
