@@ -188,7 +188,6 @@ bench-filters: deps-rust deps-binaryen
 	@$(call optimise,target/bench/$(WASM_TARGET)/release/tenantgate_bench_floor.wasm,$(BENCH_DIST)/floor-sdk.wasm)
 	@$(call release,target/bench/$(WASM_TARGET)/release/tenantgate_bench_probe.wasm,$(BENCH_DIST)/probe.wasm)
 
-# A benchmark, not a test: about 9 minutes with the defaults.
 deps-valgrind:
 	@command -v valgrind >/dev/null || { $(SUDO) apt-get update -q && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q valgrind; }
@@ -197,6 +196,7 @@ deps-valgrind:
 bench-instructions: build bench-filters deps-python deps-valgrind
 	$(PYTHON) bench/instructions.py
 
+# A benchmark, not a test: about 9 minutes with the defaults.
 bench: build bench-filters deps-python deps-bench
 	$(PYTHON) bench/run.py --rounds $(BENCH_ROUNDS) --seconds $(BENCH_SECONDS)
 

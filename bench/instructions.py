@@ -15,7 +15,8 @@ counters are dumped (`callgrind_control -d`). Every figure is per request:
   instructions   all of Envoy's threads, split into Envoy's own code (its
                  allocator included), the code V8 generated (the filters'
                  wasm, compiled, and V8's builtins, which V8 copies next to
-                 it) and libc
+                 it) and libc; the little that runs elsewhere (the dynamic
+                 loader, the vDSO) is in the total only
   I1 misses      instruction fetches that missed the simulated L1
                  instruction cache (the machine's size and associativity)
   D1 misses      the same for data reads and writes
@@ -181,7 +182,7 @@ def costs_by_function(dump):
                 known = costs.get(place)
                 costs[place] = values if known is None else [a + b for a, b in zip(known, values)]
     totals = [sum(column) for column in zip(*costs.values())]
-    if totals_line is not None and totals != totals_line + [0] * (len(totals) - len(totals_line)):
+    if totals_line is None or totals != totals_line + [0] * (len(totals) - len(totals_line)):
         sys.exit(f"bench-instructions: {dump}: the functions' costs do not add up to its totals")
     return events, costs
 
@@ -240,20 +241,27 @@ def per_request(events, costs, requests, envoy_ranges):
     }
 
 
+def wait_for_dump(dumps_dir, before, timeout_s=60):
+    """The new dump once callgrind has written it whole (its `totals:`
+    line comes last); None after the timeout."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for dump in sorted(set(dumps_dir.iterdir()) - before):
+            if any(line.startswith("totals:") for line in dump.read_text(errors="replace").splitlines()):
+                return dump
+        time.sleep(0.2)
+    return None
+
+
 def measure(args, pid, envoy_ranges, dumps_dir, scenario, port, headers):
     send(port, headers, args.warmup)
     callgrind_control("-z", str(pid))
     send(port, headers, args.requests)
     before = set(dumps_dir.iterdir())
     callgrind_control("-d", scenario, str(pid))
-    dump = None
-    deadline = time.monotonic() + 60
-    while dump is None and time.monotonic() < deadline:
-        new = sorted(set(dumps_dir.iterdir()) - before)
-        dump = new[0] if new else time.sleep(0.2)
+    dump = wait_for_dump(dumps_dir, before)
     if dump is None:
-        sys.exit(f"bench-instructions: no callgrind dump for {scenario}")
-    time.sleep(0.5)  # callgrind writes the file after creating it
+        sys.exit(f"bench-instructions: no complete callgrind dump for {scenario}")
     events, costs = costs_by_function(dump)
     return per_request(events, costs, args.requests, envoy_ranges)
 

@@ -68,7 +68,8 @@ impl<'a> Pairs<'a> {
     }
 
     /// Where the first name starts: the names and values follow the
-    /// lengths.
+    /// lengths (bounded by the block's length for the empty block, which
+    /// has no count).
     pub fn names_start(&self) -> usize {
         self.block.len().min(4 + 8 * self.count)
     }

@@ -1,7 +1,8 @@
 //! Query arguments: every client copy of an enforcement argument is dropped
 //! and the gateway's own are appended. The kept arguments are re-encoded
 //! from their decoded form, so the backend reads exactly what was checked
-//! (`extra%5Flabel` is `extra_label` to it as well).
+//! (`extra%5Flabel` is `extra_label` to it as well); an argument that
+//! re-encoding would leave as it is, is copied.
 
 use crate::tenancy::Enforcement;
 
@@ -58,23 +59,23 @@ pub fn append_query(
     }
 }
 
-/// Bytes a pair reads as and is written with again: those form encoding
-/// writes as they are (`form_urlencoded::byte_serialize`), and `+`, which
-/// reads as a space, written as `+`.
-const SAME_AFTER_REENCODING: [bool; 256] =
-    byte_table!(|b| b.is_ascii_alphanumeric() || matches!(b, b'*' | b'-' | b'.' | b'_' | b'+'));
+/// Bytes form encoding writes as they are (`form_urlencoded::byte_serialize`).
+const AS_IS: [bool; 256] =
+    byte_table!(|b| b.is_ascii_alphanumeric() || matches!(b, b'*' | b'-' | b'.' | b'_'));
 
 /// The key of `key=value` when decoding and encoding the pair again gives
-/// the same bytes: one `=` and otherwise only such bytes (no `%`). Such a
-/// pair is copied; any other is decoded and encoded, so either way the
-/// backend reads what was checked.
+/// the same bytes and the key reads as written: one `=`, no `%`, and a `+`
+/// (read as a space, written as `+`) only in the value, since the key is
+/// compared with the enforcement keys and the token's parameter as it is.
+/// Such a pair is copied; any other is decoded and encoded, so either way
+/// the backend reads what was checked.
 fn encoded_as_is(pair: &str) -> Option<&str> {
     let (key, value) = pair.split_once('=')?;
-    let same = |text: &str| {
-        text.bytes()
-            .all(|byte| SAME_AFTER_REENCODING[usize::from(byte)])
-    };
-    (same(key) && same(value)).then_some(key)
+    let key_as_is = key.bytes().all(|byte| AS_IS[usize::from(byte)]);
+    let value_same = value
+        .bytes()
+        .all(|byte| AS_IS[usize::from(byte)] || byte == b'+');
+    (key_as_is && value_same).then_some(key)
 }
 
 /// `&` before every argument but the first.
@@ -198,6 +199,26 @@ mod tests {
                 reference.finish()
             );
         }
+    }
+
+    /// A parameter name with a space reaches the filter as `+` or `%20`.
+    #[test]
+    fn token_parameter_is_dropped_in_every_spelling() {
+        let arguments = enforcement_arguments(&enforcement(&["t=a"], &[]));
+        for query in [
+            "access+token=a.b.c&query=up",
+            "access%20token=a.b.c&query=up",
+        ] {
+            assert_eq!(
+                rewrite_query(Some(query), &arguments, Some("access token")),
+                "query=up&extra_label=t%3Da"
+            );
+        }
+        assert_eq!(
+            rewrite_query(Some("a+b=1&q=x+y"), "", Some("a+b")),
+            "a+b=1&q=x+y",
+            "`a+b` is the parameter `a b`"
+        );
     }
 
     #[test]
