@@ -29,6 +29,7 @@ pub fn pair_spans(block: &[u8]) -> Result<Vec<PairSpan>, MalformedHeaderMap> {
 pub struct Pairs<'a> {
     block: &'a [u8],
     count: usize,
+    names_start: usize,
     index: usize,
     /// Where the next name starts.
     at: usize,
@@ -38,24 +39,21 @@ pub struct Pairs<'a> {
 impl<'a> Pairs<'a> {
     /// The pairs of `block`; refused when its count does not fit in it.
     pub fn of(block: &'a [u8]) -> Result<Pairs<'a>, MalformedHeaderMap> {
-        if block.is_empty() {
-            return Ok(Pairs {
-                block,
-                count: 0,
-                index: 0,
-                at: 0,
-                failed: false,
-            });
-        }
-        let count = read_u32(block, 0)?;
-        let names_start = count
-            .checked_mul(8)
-            .and_then(|bytes| bytes.checked_add(4))
-            .filter(|&end| end <= block.len())
-            .ok_or(MalformedHeaderMap)?;
+        let (count, names_start) = if block.is_empty() {
+            (0, 0)
+        } else {
+            let count = read_u32(block, 0)?;
+            let names_start = count
+                .checked_mul(8)
+                .and_then(|bytes| bytes.checked_add(4))
+                .filter(|&end| end <= block.len())
+                .ok_or(MalformedHeaderMap)?;
+            (count, names_start)
+        };
         Ok(Pairs {
             block,
             count,
+            names_start,
             index: 0,
             at: names_start,
             failed: false,
@@ -68,10 +66,9 @@ impl<'a> Pairs<'a> {
     }
 
     /// Where the first name starts: the names and values follow the
-    /// lengths (bounded by the block's length for the empty block, which
-    /// has no count).
+    /// lengths.
     pub fn names_start(&self) -> usize {
-        self.block.len().min(4 + 8 * self.count)
+        self.names_start
     }
 
     fn next_pair(&mut self) -> Result<PairSpan, MalformedHeaderMap> {

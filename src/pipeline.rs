@@ -242,7 +242,7 @@ fn decide_inner(
     if !config.forward_authorization {
         remove_carried(&mut forward, head, "authorization");
         match extracted.source {
-            TokenSource::Header { name, .. } => remove_carried_configured(&mut forward, head, name),
+            TokenSource::Header { name, .. } => remove_carried(&mut forward, head, name.clone()),
             TokenSource::Query { name } => route.token_param = Some(name),
             TokenSource::Cookie { name } => match cookies_without(&head.values("cookie"), name) {
                 Some(rest) => forward.set_headers.push(("cookie".into(), rest)),
@@ -265,16 +265,14 @@ fn decide_inner(
 /// Puts `name` on the remove list when the request carries it: each
 /// removal is a call into the proxy, and a header the request does not
 /// carry needs none.
-fn remove_carried(forward: &mut Forward, head: &RequestHead<'_>, name: &'static str) {
-    if head.carries(name) {
-        forward.remove_headers.push(Cow::Borrowed(name));
-    }
-}
-
-/// [`remove_carried`] for a header named in the configuration.
-fn remove_carried_configured(forward: &mut Forward, head: &RequestHead<'_>, name: &str) {
-    if head.carries(name) {
-        forward.remove_headers.push(Cow::Owned(name.to_string()));
+fn remove_carried(
+    forward: &mut Forward,
+    head: &RequestHead<'_>,
+    name: impl Into<Cow<'static, str>>,
+) {
+    let name = name.into();
+    if head.carries(&name) {
+        forward.remove_headers.push(name);
     }
 }
 
@@ -319,7 +317,7 @@ fn identity_headers(
 ) {
     let values = verified.identity_values(config);
     for (identity, value) in config.identity_headers.iter().zip(values) {
-        remove_carried_configured(forward, head, &identity.header);
+        remove_carried(forward, head, identity.header.clone());
         if let Some(value) = value {
             forward
                 .set_headers

@@ -43,10 +43,7 @@ pub fn append_query(
         }
         for (key, value) in form_urlencoded::parse(pair.as_bytes()) {
             if kept(&key) {
-                separate(out, query_start);
-                out.extend(form_urlencoded::byte_serialize(key.as_bytes()));
-                out.push('=');
-                out.extend(form_urlencoded::byte_serialize(value.as_bytes()));
+                append_encoded(out, query_start, &key, &value);
             }
         }
     }
@@ -85,6 +82,15 @@ fn separate(out: &mut String, query_start: usize) {
     }
 }
 
+/// `key=value` form-encoded as `form_urlencoded::Serializer` encodes a
+/// pair, without its per-pair bookkeeping.
+fn append_encoded(out: &mut String, query_start: usize, key: &str, value: &str) {
+    separate(out, query_start);
+    out.extend(form_urlencoded::byte_serialize(key.as_bytes()));
+    out.push('=');
+    out.extend(form_urlencoded::byte_serialize(value.as_bytes()));
+}
+
 /// The gateway's own arguments, encoded: every `extra_label`, then every
 /// `extra_filters`.
 pub fn enforcement_arguments(enforcement: &Enforcement) -> String {
@@ -95,14 +101,7 @@ pub fn enforcement_arguments(enforcement: &Enforcement) -> String {
         .iter()
         .map(|f| ("extra_filters", f));
     for (key, value) in labels.chain(filters) {
-        if !out.is_empty() {
-            out.push('&');
-        }
-        out.push_str(key);
-        out.push('=');
-        // The encoding `form_urlencoded::Serializer` uses, without its
-        // per-pair bookkeeping.
-        out.extend(form_urlencoded::byte_serialize(value.as_bytes()));
+        append_encoded(&mut out, 0, key, value);
     }
     out
 }
