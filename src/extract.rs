@@ -62,6 +62,7 @@ type Found<'a> = (Cow<'a, str>, Option<Cow<'a, str>>);
 /// Finds the token without looking at its characters: a caller either holds
 /// the token's exact bytes as verified before, or parses it as a JWS and
 /// runs [`check_token_syntax`] when that fails.
+#[inline]
 pub fn locate<'a>(
     sources: &'a [TokenSource],
     request: &Credentials<'a>,
@@ -96,6 +97,7 @@ pub fn check_token_syntax(token: &str) -> Result<(), ExtractError> {
     }
 }
 
+#[inline]
 fn from_source<'a>(
     source: &TokenSource,
     request: &Credentials<'a>,
@@ -145,6 +147,7 @@ fn from_source<'a>(
     }
 }
 
+#[inline]
 fn header_values<'a, 'n>(
     request: &'n Credentials<'a>,
     name: &'n str,
@@ -156,11 +159,13 @@ fn header_values<'a, 'n>(
         .map(|(_, value)| *value)
 }
 
+#[inline]
 fn authorization<'a>(request: &Credentials<'a>) -> Result<Option<&'a str>, ExtractError> {
     single(header_values(request, "authorization"))
 }
 
 /// At most one value; two are ambiguous.
+#[inline]
 fn single<T>(mut values: impl Iterator<Item = T>) -> Result<Option<T>, ExtractError> {
     let first = values.next();
     if values.next().is_some() {
@@ -171,6 +176,7 @@ fn single<T>(mut values: impl Iterator<Item = T>) -> Result<Option<T>, ExtractEr
 
 /// The credentials after `scheme` (any case) and its spaces; `None` when
 /// the value's first word is another scheme.
+#[inline]
 fn strip_scheme<'a>(value: &'a str, scheme: &str) -> Option<&'a str> {
     let rest = strip_prefix_ignore_case(value.trim(), scheme)?;
     match rest.as_bytes().first() {
@@ -183,12 +189,14 @@ fn strip_scheme<'a>(value: &'a str, scheme: &str) -> Option<&'a str> {
 /// `<tenant>:<token>` split at the last `:` (a tenant may hold one, a
 /// token never does). The search runs over the whole token on every
 /// request, so it uses `memchr`'s vector search.
+#[inline]
 fn split_tenant(value: &str) -> Option<(&str, &str)> {
     let colon = memchr::memrchr(b':', value.as_bytes())?;
     // `:` is ASCII, so both sides are whole UTF-8 text.
     Some((&value[..colon], &value[colon + 1..]))
 }
 
+#[inline]
 fn strip_prefix_ignore_case<'a>(value: &'a str, prefix: &str) -> Option<&'a str> {
     let head = value.get(..prefix.len())?;
     head.eq_ignore_ascii_case(prefix)

@@ -71,6 +71,7 @@ impl<'a> Pairs<'a> {
         self.names_start
     }
 
+    #[inline]
     fn next_pair(&mut self) -> Result<PairSpan, MalformedHeaderMap> {
         let lengths = 4 + 8 * self.index;
         let name = take(self.block, &mut self.at, read_u32(self.block, lengths)?)?;
@@ -82,6 +83,7 @@ impl<'a> Pairs<'a> {
 impl Iterator for Pairs<'_> {
     type Item = Result<PairSpan, MalformedHeaderMap>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         if self.failed {
             return None;

@@ -1,6 +1,11 @@
 //! One request's way through the filter, as a pure function: the host hands
 //! in the request head, the keys it has and the time, and gets back what to
 //! do. The order puts cheap refusals first and signature work last.
+//!
+//! The functions a cached token's request runs through are marked
+//! `#[inline]`: the filter is built for size, which keeps them as calls,
+//! and in Envoy merging them into the decision saves about 650 of V8's
+//! instructions per request for 500 bytes of `.wasm`.
 
 use std::borrow::Cow;
 use std::ops::Range;
@@ -70,6 +75,7 @@ impl<'a> RequestHead<'a> {
     /// proxy-wasm host writes it (see [`crate::header_pairs`]). A value
     /// that is not UTF-8 leaves only its name (in `undecodable`); a name
     /// that is not UTF-8 cannot be one the filter reads and is skipped.
+    #[inline]
     pub fn from_header_block(block: &'a [u8]) -> Result<RequestHead<'a>, MalformedHeaderMap> {
         let pairs = Pairs::of(block)?;
         let mut head = RequestHead {
@@ -96,10 +102,12 @@ impl<'a> RequestHead<'a> {
 
     /// Whether the request has a header of this (lower-case) name, readable
     /// or not.
+    #[inline]
     pub fn carries(&self, name: &str) -> bool {
         self.headers.iter().any(|(header, _)| *header == name) || self.undecodable.contains(&name)
     }
 
+    #[inline]
     pub fn values(&self, name: &str) -> Vec<&'a str> {
         self.headers
             .iter()
@@ -265,6 +273,7 @@ fn decide_inner(
 /// Puts `name` on the remove list when the request carries it: each
 /// removal is a call into the proxy, and a header the request does not
 /// carry needs none.
+#[inline]
 fn remove_carried(
     forward: &mut Forward,
     head: &RequestHead<'_>,
@@ -281,6 +290,7 @@ fn remove_carried(
 /// the cluster only `<account>[:<project>]` is a tenant, so there `vmagent`
 /// or `grafana` stay user names (clients always send one). A tenant in a
 /// bearer value is always a request, refused when not granted.
+#[inline]
 fn requested_tenant<'e>(extracted: &'e Extracted<'_>, backend: &Backend) -> Option<&'e str> {
     let tenant = extracted.tenant.as_deref()?;
     let user_name_only = matches!(extracted.source, TokenSource::BasicPassword)
@@ -294,6 +304,7 @@ fn requested_tenant<'e>(extracted: &'e Extracted<'_>, backend: &Backend) -> Opti
 
 /// `X-Scope-OrgID` and `X-Prom-Label-Policy` for the header backend (the
 /// client's copies are already on the remove list, when it sent any).
+#[inline]
 fn tenant_headers(forward: &mut Forward, enforcement: &Enforcement) {
     if let Some(org_id) = &enforcement.org_id {
         forward
@@ -309,6 +320,7 @@ fn tenant_headers(forward: &mut Forward, enforcement: &Enforcement) {
 
 /// Configured claims as headers; every client copy is removed, also when
 /// the token lacks the claim or its value cannot be sent.
+#[inline]
 fn identity_headers(
     forward: &mut Forward,
     head: &RequestHead<'_>,
@@ -395,6 +407,7 @@ fn is_read_header(config: &Config, name: &str) -> bool {
 }
 
 /// The decoded query, only when a token may come in it.
+#[inline]
 fn token_query<'a>(config: &Config, target: &'a str) -> Vec<(Cow<'a, str>, Cow<'a, str>)> {
     let wanted = config
         .token_sources

@@ -21,6 +21,7 @@ pub enum BodyCheck {
 
 /// Decides from the `Content-Type` header values (the media type is matched
 /// the way Go's `mime.ParseMediaType` does: case-insensitive).
+#[inline]
 pub fn body_check(content_types: &[&str]) -> Result<BodyCheck, RewriteError> {
     let content_type = match content_types {
         [] => return Ok(BodyCheck::None),

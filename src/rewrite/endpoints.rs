@@ -55,6 +55,7 @@ pub struct Endpoint<'a> {
 
 /// Classifies a canonical path for the backend; `None` when it is not
 /// allowed.
+#[inline]
 pub fn classify<'a>(path: &'a str, backend: &Backend) -> Option<Endpoint<'a>> {
     match backend {
         Backend::Mimir {
@@ -66,6 +67,7 @@ pub fn classify<'a>(path: &'a str, backend: &Backend) -> Option<Endpoint<'a>> {
 
 /// Reads with or without the Prometheus prefix (the backend gets it
 /// either way); writes at their own paths.
+#[inline]
 fn classify_mimir<'a>(path: &'a str, prefix: &str) -> Option<Endpoint<'a>> {
     if MIMIR_WRITES.contains(&path) {
         return Some(Endpoint {
@@ -81,12 +83,14 @@ fn classify_mimir<'a>(path: &'a str, prefix: &str) -> Option<Endpoint<'a>> {
 }
 
 /// `path` without `prefix` when it is below it, else `path`.
+#[inline]
 fn below<'a>(path: &'a str, prefix: &str) -> &'a str {
     path.strip_prefix(prefix)
         .filter(|rest| rest.starts_with('/'))
         .unwrap_or(path)
 }
 
+#[inline]
 fn classify_vm(path: &str) -> Option<Endpoint<'_>> {
     let api_path = below(path, "/prometheus");
     let operation = if READS.contains(&api_path) || is_label_values(api_path) {
@@ -103,6 +107,7 @@ fn classify_vm(path: &str) -> Option<Endpoint<'_>> {
 }
 
 /// `/api/v1/label/<name>/values`
+#[inline]
 fn is_label_values(path: &str) -> bool {
     path.strip_prefix("/api/v1/label/")
         .and_then(|rest| rest.strip_suffix("/values"))
@@ -116,6 +121,7 @@ fn is_label_values(path: &str) -> bool {
 }
 
 /// Methods each operation may use; VictoriaMetrics reads accept form posts.
+#[inline]
 pub fn method_allowed(method: &str, operation: Operation) -> bool {
     match operation {
         Operation::Read => matches!(method, "GET" | "HEAD" | "POST"),

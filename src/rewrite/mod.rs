@@ -86,6 +86,7 @@ pub struct Route<'a> {
 }
 
 /// Checks the target and finds the endpoint; refuses what is not allowed.
+#[inline]
 pub fn route<'a>(
     method: &str,
     raw_target: &'a str,
@@ -110,6 +111,7 @@ const PREFIX_ROOM: usize = 64;
 
 /// The `:path` the backend receives; `arguments` are the enforcement's
 /// query arguments, encoded ([`query::enforcement_arguments`]).
+#[inline]
 pub fn rewritten_path(
     route: &Route<'_>,
     enforcement: &Enforcement,

@@ -14,6 +14,7 @@ pub struct Target<'a> {
     pub query: Option<&'a str>,
 }
 
+#[inline]
 pub fn parse_target(target: &str) -> Result<Target<'_>, RewriteError> {
     if target.len() > MAX_TARGET_BYTES {
         return Err(RewriteError::TargetTooLong);
@@ -33,6 +34,7 @@ pub fn parse_target(target: &str) -> Result<Target<'_>, RewriteError> {
 
 /// One pass over the bytes: each segment is non-empty, not `.` or `..`,
 /// and made of path bytes only.
+#[inline]
 fn is_canonical_path(path: &str) -> bool {
     let Some(rest) = path.strip_prefix('/') else {
         return false;

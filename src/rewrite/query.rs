@@ -18,6 +18,7 @@ pub fn is_enforcement_key(key: &str) -> bool {
 /// and the client's arguments but enforcement keys and `token_param` (the
 /// parameter the token came in), then `arguments` from
 /// [`enforcement_arguments`]; nothing when that query is empty.
+#[inline]
 pub fn append_query(
     out: &mut String,
     query: Option<&str>,
@@ -84,6 +85,7 @@ fn separate(out: &mut String, query_start: usize) {
 
 /// `key=value` form-encoded as `form_urlencoded::Serializer` encodes a
 /// pair, without its per-pair bookkeeping.
+#[inline]
 fn append_encoded(out: &mut String, query_start: usize, key: &str, value: &str) {
     separate(out, query_start);
     out.extend(form_urlencoded::byte_serialize(key.as_bytes()));
@@ -93,6 +95,7 @@ fn append_encoded(out: &mut String, query_start: usize, key: &str, value: &str) 
 
 /// The gateway's own arguments, encoded: every `extra_label`, then every
 /// `extra_filters`.
+#[inline]
 pub fn enforcement_arguments(enforcement: &Enforcement) -> String {
     let mut out = String::new();
     let labels = enforcement.extra_labels.iter().map(|l| ("extra_label", l));

@@ -80,6 +80,7 @@ impl VerifiedToken {
 
     /// What one operation must carry. Only requests that name no tenant
     /// are remembered; a named tenant is worked out each time.
+    #[inline]
     pub fn enforced(
         &self,
         tenancy: &Tenancy,
@@ -149,6 +150,7 @@ impl TokenCache {
     }
 
     /// See [`cache::TokenCache::key_of`].
+    #[inline]
     pub fn key_of(&self, token: &str) -> Option<TokenKey> {
         self.tokens.key_of(token)
     }

@@ -55,6 +55,7 @@ impl<V> TokenCache<V> {
     }
 
     /// The key of `token`; `None` when the cache is off, so nothing is hashed.
+    #[inline]
     pub fn key_of(&self, token: &str) -> Option<TokenKey> {
         (self.capacity > 0).then(|| {
             let mut hasher = SipHasher13::new_with_keys(self.hash_key.0, self.hash_key.1);
@@ -65,6 +66,7 @@ impl<V> TokenCache<V> {
 
     /// What was kept of a token verified before, if that still holds: not
     /// expired, and the provider's keys unchanged.
+    #[inline]
     pub fn get(
         &mut self,
         key: &TokenKey,
