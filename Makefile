@@ -130,9 +130,9 @@ token-table: deps-python
 	$(PYTHON) tools/token_table.py write
 
 lint: deps-rust
-	cargo fmt --check
-	cargo clippy --all-targets -- -D warnings
-	cargo clippy --release --target $(WASM_TARGET) -- -D warnings
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy --workspace --release --target $(WASM_TARGET) -- -D warnings
 	CARGO_TARGET_DIR=target/timed cargo clippy --release --target $(WASM_TARGET) --features phase-timing -- -D warnings
 	@# The bench crates, each in the target folder its bench build uses.
 	for crate in floor probe profile; do cargo fmt --check --manifest-path bench/$$crate/Cargo.toml; done
@@ -141,7 +141,7 @@ lint: deps-rust
 	cargo clippy --quiet --release --manifest-path bench/profile/Cargo.toml -- -D warnings
 
 unit:
-	cargo test
+	cargo test --workspace
 
 # Node runs wasm32-wasip1 test binaries in V8 (.cargo/config.toml names it).
 deps-node:
@@ -150,7 +150,9 @@ deps-node:
 
 # The signature code's tests, built for wasm32 and run in V8.
 unit-wasm: deps-rust deps-node
-	cargo test --target $(WASM_TARGET) --lib crypto::
+	@# The runner named in .cargo/config.toml, found from the policy crate's folder.
+	CARGO_TARGET_WASM32_WASIP1_RUNNER="node --no-warnings $(CURDIR)/tools/wasi-run.mjs" \
+		cargo test --target $(WASM_TARGET) -p tenantgate-policy --lib crypto::
 	cargo test --target $(WASM_TARGET) --test wycheproof --test crypto_differential
 	@# Again as shipped: the release profile with LTO, in a target folder of its own
 	@# so the release filter is not overwritten by a test build.

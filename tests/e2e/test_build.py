@@ -21,7 +21,7 @@ SHIPPED = {
 }
 CARGO_OUTPUT = SHIPPED["tenantgate.wasm"][1]
 # The filters trimmed by the build: tenantgate and the bench's own.
-TRIMMED_SOURCES = [REPO_ROOT / "src", REPO_ROOT / "bench/floor/src", REPO_ROOT / "bench/probe/src"]
+TRIMMED_SOURCES = [REPO_ROOT / "src", REPO_ROOT / "request/src", REPO_ROOT / "policy/src", REPO_ROOT / "bench/floor/src", REPO_ROOT / "bench/probe/src"]
 
 
 def exports_of(path):

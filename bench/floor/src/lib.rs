@@ -12,7 +12,7 @@
 #[path = "../../../src/host/header_map.rs"]
 mod header_map;
 #[allow(dead_code)] // the included file carries more than this filter uses
-#[path = "../../../src/header_pairs.rs"]
+#[path = "../../../request/src/header_pairs.rs"]
 mod header_pairs;
 
 use proxy_wasm::traits::{Context, HttpContext, RootContext};

@@ -11,13 +11,13 @@
 
 #![allow(dead_code)] // the included sources carry more than this filter uses
 
-#[path = "../../../src/verify/algorithm.rs"]
+#[path = "../../../policy/src/verify/algorithm.rs"]
 pub mod algorithm;
-#[path = "../../../src/encoding.rs"]
+#[path = "../../../policy/src/encoding.rs"]
 mod encoding;
 #[path = "../../../src/host/header_map.rs"]
 mod header_map;
-#[path = "../../../src/verify/host_format.rs"]
+#[path = "../../../policy/src/verify/host_format.rs"]
 pub mod host_format;
 #[path = "../../../src/host/host_signature.rs"]
 mod host_signature;

@@ -239,10 +239,10 @@ mod tests {
     use super::*;
 
     const FIXTURES: [&str; 4] = [
-        include_str!("../../tests/data/token-table/rsa-private.pem"),
-        include_str!("../../tests/data/token-table/p256-private.pem"),
-        include_str!("../../tests/data/token-table/p384-private.pem"),
-        include_str!("../../tests/data/token-table/ed25519-private.pem"),
+        include_str!("../../../tests/data/token-table/rsa-private.pem"),
+        include_str!("../../../tests/data/token-table/p256-private.pem"),
+        include_str!("../../../tests/data/token-table/p384-private.pem"),
+        include_str!("../../../tests/data/token-table/ed25519-private.pem"),
     ];
 
     fn pem(label: &str, der: &[u8]) -> String {

@@ -14,7 +14,7 @@ use super::vm_access::{is_selector_text, VmAccess};
 use crate::config::{
     is_header_name, is_quotable, path_prefix, Backend, ConfigError, Mapping, Tenancy, TokenSource,
 };
-use crate::rewrite::TENANT_HEADERS;
+use crate::tenancy::TENANT_HEADERS;
 
 const TENANCY_FIELDS: [&str; 10] = [
     "backend",

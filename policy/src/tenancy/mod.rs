@@ -25,6 +25,15 @@ use serde_json::Value;
 use crate::config::{Backend, Mapping, Tenancy};
 use crate::verify::token::Claims;
 
+/// Client headers that select a tenant in some backend; never forwarded.
+pub const TENANT_HEADERS: [&str; 5] = [
+    "accountid",
+    "projectid",
+    "x-scope-orgid",
+    "x-prom-label-policy",
+    "thanos-tenant",
+];
+
 /// What a request does to the backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Operation {

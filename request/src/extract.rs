@@ -228,6 +228,8 @@ const B64TOKEN_BYTES: [bool; 256] = byte_table!(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::encoding::encode;
+    use crate::verify::token::{self, ClaimNames};
 
     /// What the pipeline does with a token it has not verified before.
     fn extract<'a>(
@@ -470,5 +472,34 @@ mod tests {
             Err(ExtractError::Ambiguous)
         );
         assert_eq!(run(&sources, &[], &params), Ok("d.e.f".into()));
+    }
+
+    proptest::proptest! {
+        /// A token that parses is an RFC 6750 `b64token`, so the pipeline
+        /// checks the syntax only of tokens that do not parse.
+        #[test]
+        fn a_token_that_parses_is_a_b64token(
+            edits in proptest::collection::vec(
+                (0usize..64, proptest::sample::select(
+                    "Az09-_.=+/~ %\"\\\u{e9}\u{0}".chars().collect::<Vec<char>>()
+                ), 0u8..3),
+                0..4,
+            ),
+        ) {
+            let mut text = [r#"{"alg":"HS256","kid":"k"}"#, r#"{"iss":"i","n":1}"#, "signature"]
+                .map(|part| encode(part.as_bytes()))
+                .join(".");
+            for (at, symbol, how) in edits {
+                let at = text.char_indices().map(|(i, _)| i).nth(at % text.chars().count()).unwrap_or(0);
+                match how {
+                    0 => text.insert(at, symbol),
+                    1 => { text.remove(at); text.insert(at, symbol); }
+                    _ => text.push(symbol),
+                }
+            }
+            if token::parse(&text, 8192, &ClaimNames::all()).is_ok() {
+                proptest::prop_assert!(check_token_syntax(&text).is_ok(), "{}", text);
+            }
+        }
     }
 }

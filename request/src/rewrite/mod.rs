@@ -18,14 +18,7 @@ pub use path::Target;
 use crate::config::Backend;
 use crate::tenancy::{Enforcement, Operation};
 
-/// Client headers that select a tenant in some backend; never forwarded.
-pub const TENANT_HEADERS: [&str; 5] = [
-    "accountid",
-    "projectid",
-    "x-scope-orgid",
-    "x-prom-label-policy",
-    "thanos-tenant",
-];
+pub use crate::tenancy::TENANT_HEADERS;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RewriteError {

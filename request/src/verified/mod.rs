@@ -5,6 +5,7 @@
 //! out under.
 
 mod grant_memo;
+mod token_cache;
 
 use std::cell::OnceCell;
 use std::rc::Rc;
@@ -12,7 +13,7 @@ use std::rc::Rc;
 use crate::config::{Config, Tenancy};
 use crate::rewrite::query::enforcement_arguments;
 use crate::tenancy::{enforce, Enforcement, Grant, Operation, TenancyError};
-use crate::verify::cache::{self, TokenKey};
+pub use token_cache::TokenKey;
 
 pub use crate::verify::token::Claims;
 pub use grant_memo::GrantMemo;
@@ -128,7 +129,7 @@ impl VerifiedToken {
 /// Verified tokens, and the grants of the claim values they carry. Off
 /// (size 0), neither tokens nor grants are remembered.
 pub struct TokenCache {
-    pub tokens: cache::TokenCache<VerifiedToken>,
+    pub tokens: token_cache::TokenCache<VerifiedToken>,
     pub grants: GrantMemo,
 }
 
@@ -136,7 +137,7 @@ impl TokenCache {
     /// A cache of at most `capacity` tokens; 0 turns it off.
     pub fn new(capacity: usize) -> TokenCache {
         TokenCache {
-            tokens: cache::TokenCache::new(capacity),
+            tokens: token_cache::TokenCache::new(capacity),
             grants: GrantMemo::new(capacity.min(GRANT_MEMO_SIZE)),
         }
     }
@@ -149,7 +150,7 @@ impl TokenCache {
         self.tokens.is_empty()
     }
 
-    /// See [`cache::TokenCache::key_of`].
+    /// See [`token_cache::TokenCache::key_of`].
     #[inline]
     pub fn key_of(&self, token: &str) -> Option<TokenKey> {
         self.tokens.key_of(token)

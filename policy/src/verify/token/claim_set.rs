@@ -10,9 +10,7 @@
 
 use std::ops::Range;
 
-#[cfg(test)]
-use serde_json::Map;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// The registered claims the verification itself reads.
 const REGISTERED: [&str; 6] = ["iss", "sub", "aud", "exp", "nbf", "iat"];
@@ -135,8 +133,8 @@ impl PartialEq for Claims {
     }
 }
 
-/// Claims built from a JSON object (its members in the map's order).
-#[cfg(test)]
+/// Claims built from a JSON object (its members in the map's order); for
+/// tests, here and in the crates that use this one.
 impl From<Map<String, Value>> for Claims {
     fn from(object: Map<String, Value>) -> Claims {
         let mut claims = Claims::default();

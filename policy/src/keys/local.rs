@@ -195,9 +195,9 @@ mod tests {
     use super::*;
     use crate::verify::KeyKind;
 
-    const P256_PKCS8: &str = include_str!("../../tests/data/token-table/p256-private.pem");
-    const RSA_PKCS8: &str = include_str!("../../tests/data/token-table/rsa-private.pem");
-    const ED25519_PKCS8: &str = include_str!("../../tests/data/token-table/ed25519-private.pem");
+    const P256_PKCS8: &str = include_str!("../../../tests/data/token-table/p256-private.pem");
+    const RSA_PKCS8: &str = include_str!("../../../tests/data/token-table/rsa-private.pem");
+    const ED25519_PKCS8: &str = include_str!("../../../tests/data/token-table/ed25519-private.pem");
 
     fn pem(text: &str, kid: Option<&str>, alg: Option<&str>) -> RawPemKey {
         RawPemKey {

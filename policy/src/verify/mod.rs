@@ -2,7 +2,6 @@
 //! `kid` and algorithm, check the signature and the claims.
 
 mod algorithm;
-pub mod cache;
 pub mod claims;
 pub mod host_format;
 pub mod signature;
