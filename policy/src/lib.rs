@@ -1,7 +1,7 @@
 //! What tenantgate trusts and grants: the [`config`]uration, the providers'
 //! [`keys`], token [`verify`]ing and its signature arithmetic ([`crypto`]),
-//! and [`tenancy`], what a token's claims grant. The request path (the
-//! `tenantgate` crate) calls into it; it is built for size, the request
+//! and [`tenancy`], what a token's claims grant. The request path
+//! (`tenantgate-request`) calls into it; it is built for size, the request
 //! path for speed.
 
 pub mod config;

@@ -13,11 +13,11 @@ use std::rc::Rc;
 use crate::config::{Config, Tenancy};
 use crate::rewrite::query::enforcement_arguments;
 use crate::tenancy::{enforce, Enforcement, Grant, Operation, TenancyError};
-pub use token_cache::TokenKey;
 
 pub use crate::verify::token::Claims;
 pub use grant_memo::GrantMemo;
 use grant_memo::GRANT_MEMO_SIZE;
+pub use token_cache::TokenKey;
 
 pub struct VerifiedToken {
     pub claims: Claims,
