@@ -75,7 +75,9 @@ impl<'a> RequestHead<'a> {
     /// proxy-wasm host writes it (see [`crate::header_pairs`]). A value
     /// that is not UTF-8 leaves only its name (in `undecodable`); a name
     /// that is not UTF-8 cannot be one the filter reads and is skipped.
-    #[inline]
+    ///
+    /// Not `#[inline]`: the host calls it, and an inline function is
+    /// compiled in the crate that calls it, the host's built for size.
     pub fn from_header_block(block: &'a [u8]) -> Result<RequestHead<'a>, MalformedHeaderMap> {
         let pairs = Pairs::of(block)?;
         let mut head = RequestHead {
