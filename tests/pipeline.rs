@@ -11,10 +11,12 @@ use signature::{RandomizedSigner, SignatureEncoding, Signer};
 
 use tenantgate::config::Config;
 use tenantgate::extract::ExtractError;
+use tenantgate::header_pairs::write_block;
 use tenantgate::keys::{parse_jwks, KeySet};
 use tenantgate::pipeline::TokenCache;
 use tenantgate::pipeline::{
-    check_body, decide, Decision, Forward, KeyStore, RequestHead, StaticKeys,
+    check_body, decide, decide_on_header_block, Decision, Forward, HeaderNotWritten, KeyStore,
+    RequestHead, RequestHeaders, StaticKeys,
 };
 use tenantgate::reply::Refusal;
 use tenantgate::rewrite::{BodyCheck, RewriteError};
@@ -245,6 +247,114 @@ fn forwarded_request_loses_client_tenancy_headers_and_authorization() {
         panic!("expected forward");
     };
     assert_eq!(forward.remove_headers, ["authorization"]);
+}
+
+/// The header changes a proxy was asked for, in order; it refuses the
+/// change to a header named `refused`.
+#[derive(Default)]
+struct RecordedHeaders {
+    changes: Vec<String>,
+    refused: Option<&'static str>,
+}
+
+impl RecordedHeaders {
+    fn record(&mut self, name: &str, change: String) -> Result<(), HeaderNotWritten> {
+        if self.refused == Some(name) {
+            return Err(HeaderNotWritten);
+        }
+        self.changes.push(change);
+        Ok(())
+    }
+}
+
+impl RequestHeaders for RecordedHeaders {
+    fn set(&mut self, name: &str, value: &str) -> Result<(), HeaderNotWritten> {
+        self.record(name, format!("set {name}: {value}"))
+    }
+
+    fn remove(&mut self, name: &str) -> Result<(), HeaderNotWritten> {
+        self.record(name, format!("remove {name}"))
+    }
+
+    fn add(&mut self, name: &str, value: &str) -> Result<(), HeaderNotWritten> {
+        self.record(name, format!("add {name}: {value}"))
+    }
+}
+
+fn forward_with_every_change() -> Forward {
+    Forward {
+        path: "/api/v1/query?extra_label=tenant%3Da".to_string(),
+        remove_headers: vec!["authorization".into(), "x-scope-orgid".into()],
+        set_headers: vec![("x-scope-orgid".into(), "a".to_string())],
+        add_headers: vec![("x-prom-label-policy", "a:team%3D%22a%22".to_string())],
+        body_check: BodyCheck::Form,
+    }
+}
+
+#[test]
+fn a_forward_sets_the_path_then_removes_sets_and_adds_headers() {
+    let mut headers = RecordedHeaders::default();
+    assert_eq!(
+        forward_with_every_change().apply(&mut headers),
+        Ok(BodyCheck::Form)
+    );
+    assert_eq!(
+        headers.changes,
+        [
+            "set :path: /api/v1/query?extra_label=tenant%3Da",
+            "remove authorization",
+            "remove x-scope-orgid",
+            "set x-scope-orgid: a",
+            "add x-prom-label-policy: a:team%3D%22a%22",
+        ]
+    );
+}
+
+#[test]
+fn a_header_change_the_proxy_refuses_ends_the_forward() {
+    let mut headers = RecordedHeaders {
+        refused: Some("authorization"),
+        ..RecordedHeaders::default()
+    };
+    assert_eq!(
+        forward_with_every_change().apply(&mut headers),
+        Err(HeaderNotWritten)
+    );
+    assert_eq!(
+        headers.changes,
+        ["set :path: /api/v1/query?extra_label=tenant%3Da"]
+    );
+}
+
+#[test]
+fn the_decision_on_a_header_block_is_the_decision_on_its_head() {
+    let config = config("vm_single");
+    let keys = jwks();
+    let decide_block = |block: &[u8]| {
+        decide_on_header_block(
+            &config,
+            block,
+            &mut StaticKeys(vec![Some(&keys)]),
+            &mut TokenCache::new(0),
+            NOW,
+        )
+    };
+    let bearer = es256_bearer(claims(json!({})));
+    let block = write_block(&[
+        (b":method", b"GET"),
+        (b":path", b"/api/v1/query"),
+        (b"authorization", bearer.as_bytes()),
+    ]);
+    assert_eq!(
+        decide_block(&block),
+        decide_uncached(&config, &query_head(&bearer))
+    );
+    assert!(matches!(decide_block(&block), Decision::Forward(_)));
+    // A block that cannot be read carries no credentials.
+    assert_eq!(
+        decide_block(&block[..block.len() - 1]),
+        Decision::Refuse(Refusal::Credentials(ExtractError::Missing))
+    );
 }
 
 #[test]

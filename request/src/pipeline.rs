@@ -177,6 +177,50 @@ pub struct Forward {
     pub body_check: BodyCheck,
 }
 
+/// The proxy's request headers, as a decision changes them.
+pub trait RequestHeaders {
+    fn set(&mut self, name: &str, value: &str) -> Result<(), HeaderNotWritten>;
+    fn remove(&mut self, name: &str) -> Result<(), HeaderNotWritten>;
+    fn add(&mut self, name: &str, value: &str) -> Result<(), HeaderNotWritten>;
+}
+
+/// The proxy did not take a header change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeaderNotWritten;
+
+impl Forward {
+    /// Sets the new `:path`, removes the client's tenancy headers, then
+    /// sets and adds the gateway's; gives back how the body is checked.
+    /// After a failure the request must not go on as it is.
+    pub fn apply(self, headers: &mut dyn RequestHeaders) -> Result<BodyCheck, HeaderNotWritten> {
+        headers.set(":path", &self.path)?;
+        for name in &self.remove_headers {
+            headers.remove(name)?;
+        }
+        for (name, value) in &self.set_headers {
+            headers.set(name, value)?;
+        }
+        for (name, value) in &self.add_headers {
+            headers.add(name, value)?;
+        }
+        Ok(self.body_check)
+    }
+}
+
+/// Decides about the request whose header map is `block`, laid out as a
+/// proxy-wasm host writes it. A block that cannot be read leaves the
+/// request without credentials, which is refused.
+pub fn decide_on_header_block(
+    config: &Config,
+    block: &[u8],
+    keys: &mut dyn KeyStore,
+    cache: &mut TokenCache,
+    now_s: u64,
+) -> Decision {
+    let head = RequestHead::from_header_block(block).unwrap_or_default();
+    decide(config, &head, keys, cache, now_s)
+}
+
 /// Decides about one request; `cache` remembers verified tokens. `keys`
 /// is a trait object so that the decision is compiled in this crate, built
 /// for speed, rather than in the host's, built for size.

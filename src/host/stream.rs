@@ -11,7 +11,7 @@ use std::rc::Rc;
 
 use proxy_wasm::hostcalls;
 use proxy_wasm::traits::{Context, HttpContext};
-use proxy_wasm::types::{Action, BufferType, MapType, Status};
+use proxy_wasm::types::{Action, BufferType, MapType};
 
 use super::clock::now_ms;
 use super::header_map;
@@ -19,7 +19,9 @@ use super::key_store::HostKeyStore;
 use super::log;
 use super::phase_timing::{self, Timed};
 use super::root::{Shared, Waiter};
-use crate::pipeline::{check_body, decide, Decision, Forward, RequestHead};
+use crate::pipeline::{
+    check_body, decide_on_header_block, Decision, HeaderNotWritten, RequestHeaders,
+};
 use crate::reply::Refusal;
 use crate::rewrite::{BodyCheck, RewriteError};
 
@@ -69,12 +71,6 @@ impl StreamState {
         self.header_block = header_map::request_header_block();
         self.body_complete = end_of_stream;
     }
-
-    /// A header map that cannot be read leaves the request without
-    /// credentials, which is refused.
-    fn head(&self) -> RequestHead<'_> {
-        RequestHead::from_header_block(&self.header_block).unwrap_or_default()
-    }
 }
 
 /// Decides about the request in the effective context and acts on it.
@@ -104,7 +100,13 @@ pub fn decide_and_act(shared: &mut Shared, context_id: u32, stream: &StreamRef) 
             signatures: &**signatures,
         };
         let start = phase_timing::mark();
-        let decision = decide(&config, &state.head(), &mut keys, token_cache, now / 1000);
+        let decision = decide_on_header_block(
+            &config,
+            &state.header_block,
+            &mut keys,
+            token_cache,
+            now / 1000,
+        );
         phase_timing::add(Timed::Decide, &start);
         decision
     };
@@ -127,12 +129,12 @@ pub fn decide_and_act(shared: &mut Shared, context_id: u32, stream: &StreamRef) 
         }
         Decision::Forward(forward) => {
             let start = phase_timing::mark();
-            let applied = apply_rewrite(&forward);
+            let applied = forward.apply(&mut HostRequestHeaders);
             phase_timing::add(Timed::ApplyDecision, &start);
-            if applied.is_err() {
+            let Ok(body_check) = applied else {
                 return refuse(&mut state, &config.realm, Refusal::RewriteFailed);
-            }
-            state.body_check = forward.body_check;
+            };
+            state.body_check = body_check;
             match state.body_check {
                 BodyCheck::None => {
                     state.phase = Phase::Forwarded;
@@ -151,21 +153,25 @@ pub fn decide_and_act(shared: &mut Shared, context_id: u32, stream: &StreamRef) 
     }
 }
 
-/// Sets the new `:path`, removes the client's tenancy headers, then sets
-/// and adds the gateway's. Any failure means the request must not go on as
-/// it is.
-fn apply_rewrite(forward: &Forward) -> Result<(), Status> {
-    hostcalls::set_map_value(MapType::HttpRequestHeaders, ":path", Some(&forward.path))?;
-    for name in &forward.remove_headers {
-        hostcalls::set_map_value(MapType::HttpRequestHeaders, name, None)?;
+/// The request headers of the effective context, as the decision changes
+/// them.
+struct HostRequestHeaders;
+
+impl RequestHeaders for HostRequestHeaders {
+    fn set(&mut self, name: &str, value: &str) -> Result<(), HeaderNotWritten> {
+        hostcalls::set_map_value(MapType::HttpRequestHeaders, name, Some(value))
+            .map_err(|_| HeaderNotWritten)
     }
-    for (name, value) in &forward.set_headers {
-        hostcalls::set_map_value(MapType::HttpRequestHeaders, name, Some(value))?;
+
+    fn remove(&mut self, name: &str) -> Result<(), HeaderNotWritten> {
+        hostcalls::set_map_value(MapType::HttpRequestHeaders, name, None)
+            .map_err(|_| HeaderNotWritten)
     }
-    for (name, value) in &forward.add_headers {
-        hostcalls::add_map_value(MapType::HttpRequestHeaders, name, value)?;
+
+    fn add(&mut self, name: &str, value: &str) -> Result<(), HeaderNotWritten> {
+        hostcalls::add_map_value(MapType::HttpRequestHeaders, name, value)
+            .map_err(|_| HeaderNotWritten)
     }
-    Ok(())
 }
 
 /// Reads the complete body and lets the core decide about it.
