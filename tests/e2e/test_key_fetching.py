@@ -24,12 +24,12 @@ FETCH_TIMEOUT_MS = 500
 FAILED_FETCH_LOG = "provider demo: fetching keys failed"
 
 
-def key_test_config(idp, **provider_settings):
+def key_test_config(idp, fetch_timeout_ms=FETCH_TIMEOUT_MS, **provider_settings):
     """The default plugin configuration with short key timings, trusting `idp`."""
     config = harness.plugin_config_trusting(idp.issuer)
     config["key_wait_timeout_ms"] = int(KEY_WAIT_TIMEOUT_S * 1000)
     provider = config["providers"][0]
-    provider["discovery"] = dict(provider["discovery"], timeout_ms=FETCH_TIMEOUT_MS)
+    provider["discovery"] = dict(provider["discovery"], timeout_ms=fetch_timeout_ms)
     provider.update({"cache_duration_s": 2, "kid_refetch_interval_s": 1, **provider_settings})
     return config
 
@@ -39,8 +39,8 @@ def gateway(start_envoy, victoria_metrics, fresh_idp):
     """Starts an Envoy whose demo provider is fresh_idp; stops it after the test."""
     started = []
 
-    def start(concurrency=2, **provider_settings):
-        config = key_test_config(fresh_idp, **provider_settings)
+    def start(concurrency=2, fetch_timeout_ms=FETCH_TIMEOUT_MS, **provider_settings):
+        config = key_test_config(fresh_idp, fetch_timeout_ms, **provider_settings)
         envoy = start_envoy(config, victoria_metrics.port, idp_port=fresh_idp.port, concurrency=concurrency)
         started.append(envoy)
         return envoy
@@ -301,11 +301,14 @@ def test_clients_that_leave_while_keys_load_do_not_disturb_the_gateway(gateway, 
     """Requests held for a refetch whose clients hang up before the keys
     come: the gateway forgets them and answers everyone else once the keys
     are in."""
-    envoy = gateway()
+    # The provider answers 0.45 s after it is asked: the leaving clients are
+    # held that long, and a busy machine still has a second of the fetch
+    # timeout to spare.
+    envoy = gateway(fetch_timeout_ms=1500)
     load_keys(envoy, fresh_idp)
     requests.post(f"{envoy.admin_url}/logging?wasm=debug", timeout=5).raise_for_status()
     kid, pem = fresh_idp.rotate()
-    fresh_idp.behave("normal", delay_s=0.45)  # within the 500 ms fetch timeout
+    fresh_idp.behave("normal", delay_s=0.45)
     token = fresh_idp.mint(kid=kid, private_key_pem=pem)
     request = f"GET {QUERY} HTTP/1.1\r\nHost: gateway\r\nAuthorization: Bearer {token}\r\n\r\n".encode()
     leaving_clients = 3
