@@ -709,7 +709,7 @@ def main(argv=None):
         },
     }
     scenario_labels = {s.key: s.label for s in listed}
-    summary = report.summary(medians, forged_results, probe)
+    summary = report.summary(medians, forged_results, probe, runs)
     text = report.markdown(context, scenario_labels, medians, forged_results, probe, memory, summary, timings)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text + "\n" + json.dumps(summary) + "\n")
