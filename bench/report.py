@@ -120,7 +120,7 @@ def per_round_ratios(runs):
     return result
 
 
-def summary(medians, forged_results, probe, runs=None):
+def summary(medians, forged_results, probe, runs):
     figures = ratios(medians, rps)
     figures["warm_p99_vs_jwt_authn_cached"] = ratio(p99(medians, "d_RS256"), p99(medians, "b_RS256"))
     figures["warm_host_calls_p99_vs_jwt_authn_cached"] = ratio(p99(medians, "f_calls"), p99(medians, "b_RS256"))
@@ -162,7 +162,7 @@ def summary(medians, forged_results, probe, runs=None):
     figures["targets_met"] = target_results(figures)
     by_cpu["targets_met"] = target_results(by_cpu)
     figures["by_envoy_cpu_time"] = by_cpu
-    figures["per_round"] = per_round_ratios(runs or {})
+    figures["per_round"] = per_round_ratios(runs)
     return figures
 
 
@@ -225,17 +225,13 @@ def targets_table(figures):
 
 
 def per_round_lines(per_round):
-    labels = {
-        "warm_vs_wasm_floor": "d / f",
-        "warm_vs_jwt_authn_cached": "d / b",
-        "warm_host_calls_vs_wasm_floor": "f_calls / f",
-    }
     rows = []
-    for name, by in per_round.items():
-        if by["rps"] is None or by["cpu"] is None:
+    for name, numerator, denominator in PER_ROUND_RATIOS:
+        by = per_round.get(name)
+        if not by or by["rps"] is None or by["cpu"] is None:
             continue
         rows.append(
-            f"- {labels.get(name, name)}: from req/s {by['rps']['median']:.3f} "
+            f"- {numerator} / {denominator}: from req/s {by['rps']['median']:.3f} "
             f"({by['rps']['min']:.3f}–{by['rps']['max']:.3f}), from Envoy CPU time {by['cpu']['median']:.3f} "
             f"({by['cpu']['min']:.3f}–{by['cpu']['max']:.3f})"
         )

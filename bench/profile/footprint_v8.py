@@ -127,31 +127,19 @@ def main():
     )
     print("cache lines and distinct instructions by function:")
     by_function = result.pop("by_function")
-    ranked = sorted(by_function.items(), key=lambda item: item[1], reverse=True)
-    for name, (lines, instructions) in ranked[: args.top]:
-        print(f"  {lines:4d} {instructions:6d}  {demangled(name)}")
+    ranked = sorted(by_function.items(), key=lambda item: item[1], reverse=True)[: args.top]
+    names = demangled([name for name, _ in ranked])
+    for name, (_, (lines, instructions)) in zip(names, ranked):
+        print(f"  {lines:4d} {instructions:6d}  {name}")
     result["functions"] = len(by_function)
     print(json.dumps(result))
 
 
-def demangled(name):
-    """Rust's legacy mangling, enough to read: `_ZN4core3str4iter...E` ->
-    `core::str::iter...`."""
-    match = re.fullmatch(r"_ZN((?:\d+[^\d].*?)+)E", name)
-    if not match:
-        return name
-    parts, rest = [], match.group(1)
-    while rest and rest[0].isdigit():
-        length = re.match(r"\d+", rest).group(0)
-        start = len(length)
-        parts.append(rest[start : start + int(length)])
-        rest = rest[start + int(length) :]
-    if parts and re.fullmatch(r"h[0-9a-f]{16}", parts[-1]):
-        parts.pop()
-    text = "::".join(parts)
-    for code, char in (("$LT$", "<"), ("$GT$", ">"), ("$u20$", " "), ("$C$", ","), ("..", "::"), ("$RF$", "&")):
-        text = text.replace(code, char)
-    return text
+def demangled(names):
+    """Rust's symbol names as source paths, by binutils' `c++filt` (legacy
+    and v0 manglings alike)."""
+    done = subprocess.run(["c++filt"], input="\n".join(names), capture_output=True, text=True, check=True)
+    return done.stdout.splitlines()
 
 
 if __name__ == "__main__":
